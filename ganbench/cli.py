@@ -1,0 +1,173 @@
+"""The `ganbench` command. Each subcommand is a small function; the work is in the library.
+
+stdout carries one thing: the final JSON line of `train`/`sample` (machine-readable, for
+scripts and `ray job submit` logs). Progress and logs go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+
+from ganbench.errors import GanbenchError
+
+EPILOG_TRAIN = textwrap.dedent(
+    """\
+    examples:
+      ganbench train --preset debug                       # seconds on CPU
+      ganbench train --preset digits-dcgan --workers 2    # 2 Ray Train workers (DDP over gloo)
+      ganbench train --preset mnist-dcgan --set data.root=~/data/mnist --set train.epochs=5
+      ganbench train --preset art-lsgan-64 --set data.name=folder:~/art --gpu --workers 4
+      ganbench train --resume runs/debug-.../checkpoint_epoch_0002 --set train.epochs=4
+
+    config keys (for --set and YAML): see `ganbench presets --show NAME`.
+    MLflow: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db with artifacts in ./mlartifacts.
+    The last stdout line is JSON: run_id, best_checkpoint, last_checkpoint, final_metrics.
+    """
+)
+
+
+def _build_config(args):
+    from ganbench import config as C
+    from ganbench.presets import get_preset
+
+    if args.preset and args.config:
+        from ganbench.errors import ConfigError
+
+        raise ConfigError("give --preset or --config, not both (put `preset:` inside the YAML instead)")
+    if args.config:
+        cfg = C.load_yaml(args.config)
+    elif args.preset:
+        cfg = get_preset(args.preset)
+    elif args.resume:
+        from ganbench.train.checkpoint import load_checkpoint
+
+        cfg, _ = load_checkpoint(args.resume)
+    else:
+        cfg = get_preset("debug")
+    if args.set:
+        cfg = C.merge(cfg, C.parse_overrides(args.set))
+    return cfg
+
+
+def cmd_train(args) -> int:
+    from ganbench.train import train
+
+    cfg = _build_config(args)
+    if args.print_config:
+        from ganbench.config import to_yaml
+
+        sys.stderr.write(to_yaml(cfg))
+    result = train(cfg, workers=args.workers, gpu=args.gpu, out=args.out, resume=args.resume,
+                   max_failures=args.max_failures)
+    print(json.dumps(result, default=str), flush=True)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from pathlib import Path
+
+    from ganbench.errors import ConfigError
+    from ganbench.sample import load_generator, sample, write_samples
+
+    if Path(args.out).suffix not in (".npy", ".png"):
+        raise ConfigError(f"--out must end in .npy (array) or .png (image grid), got {args.out}")
+    _, models = load_generator(args.checkpoint)
+    images = sample(models, args.n, seed=args.seed, label=args.label)
+    path = write_samples(images, args.out)
+    print(json.dumps({"out": str(path), "n": args.n, "seed": args.seed, "label": args.label,
+                      "shape": list(images.shape)}), flush=True)
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from ganbench.config import to_yaml
+    from ganbench.data import DATASETS
+    from ganbench.losses import LOSSES
+    from ganbench.models import MODELS
+    from ganbench.presets import PRESETS, get_preset
+
+    if args.show:
+        print(to_yaml(get_preset(args.show)), end="")
+        return 0
+    width = max(len(n) for n in PRESETS.names())
+    print("presets (ganbench train --preset NAME):")
+    for name in PRESETS.names():
+        print(f"  {name:<{width}}  {PRESETS.help(name)}")
+    for title, reg in (("models (model.name)", MODELS), ("losses (loss.name)", LOSSES), ("datasets (data.name)", DATASETS)):
+        print(f"\n{title}:")
+        for name in reg.names():
+            print(f"  {name:<{width}}  {reg.help(name)}")
+    print(f"  {'folder:PATH':<{width}}  your image folder; class subfolders give labels")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ganbench",
+        description="Train, compare and ship GANs: DDP under Ray Train, DALI data, MLflow tracking.",
+        epilog="Run `ganbench COMMAND --help` for each command's options.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a GAN (a preset, a YAML config, or resume a checkpoint)",
+                       description="Train a GAN. Without --preset/--config it trains the `debug` preset.",
+                       epilog=EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--preset", help="a named preset (list them with `ganbench presets`)")
+    t.add_argument("--config", metavar="FILE.yaml", help="a full or partial RunConfig in YAML")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set optim_g.lr=1e-4 (repeatable)")
+    t.add_argument("--workers", type=int, default=0,
+                   help="Ray Train workers, each a DDP rank (0 = in this process without Ray; default 0)")
+    t.add_argument("--gpu", action="store_true", help="one GPU per worker, NCCL, bf16 autocast (train.amp)")
+    t.add_argument("--out", default="runs", help="where run folders and checkpoints go (default ./runs); "
+                   "on a cluster, a shared path or object-store URI")
+    t.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint folder (its config is "
+                   "used unless --preset/--config is given; --set still applies, e.g. more epochs)")
+    t.add_argument("--max-failures", type=int, default=0,
+                   help="times Ray Train restarts failed workers from the last checkpoint (default 0)")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) to stderr first")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw images from a trained generator",
+                       description="Sample from a checkpoint's generator (eval-mode BatchNorm). "
+                                   "Same --seed, same output.")
+    s.add_argument("--checkpoint", required=True, help="checkpoint folder (or its state.pt)")
+    s.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--label", type=int, default=None,
+                   help="class to draw, for conditional/InfoGAN generators (default: cycle through classes)")
+    s.add_argument("--out", required=True,
+                   help="FILE.npy: float32 (N, C, H, W) in [-1, 1]; FILE.png: an image grid")
+    s.set_defaults(func=cmd_sample)
+
+    pr = sub.add_parser("presets", help="list presets, models, losses and datasets",
+                        description="List what can be trained; --show NAME prints a preset's full config.")
+    pr.add_argument("--show", metavar="NAME", help="print one preset's resolved config as YAML")
+    pr.set_defaults(func=cmd_presets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
+    )
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    try:
+        return args.func(args)
+    except GanbenchError as e:
+        print(f"ganbench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Run configuration: one small frozen dataclass per component.
+
+Each component receives only its own part (the data loader sees DataConfig, the model
+builder ModelConfig, ...). The whole RunConfig round-trips to YAML (saved with every run
+and checkpoint) and flattens to dotted MLflow params (`optim_g.lr`).
+
+Overrides use the same dotted keys: `--set optim_g.lr=1e-4 --set data.hflip=true`.
+Values are parsed as YAML scalars and then checked against the field's type.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from ganbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"  # digits | mnist | fashion-mnist | cifar10 | folder:PATH
+    root: Optional[str] = None  # where torchvision sets live (or are downloaded to)
+    split: str = "train"  # train | test (torchvision sets)
+    download: bool = True  # try to download torchvision sets when they are not under root
+    resolution: int = 28
+    channels: int = 1  # 1 = grayscale, 3 = RGB
+    batch_size: int = 64  # per worker
+    loader: str = "auto"  # auto | dali | dali-cpu | torch | memory
+    hflip: bool = False
+    vflip: bool = False
+    num_workers: int = 2  # decode threads / DataLoader workers
+    on_bad_file: str = "skip"  # skip | error
+    use_labels: bool = True  # read class subfolders / dataset labels when present
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "dcgan"  # see `ganbench presets --models`
+    latent_dim: int = 100
+    ngf: int = 32  # generator width
+    ndf: int = 32  # discriminator width
+    n_cat: int = 10  # InfoGAN: size of the categorical code
+    n_cont: int = 2  # InfoGAN: number of continuous codes
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str = "bce"  # bce | lsgan | wgan-gp | hinge
+    gp_weight: float = 10.0  # used by losses that ask for a gradient penalty
+    n_critic: int = 1  # D steps per G step
+    info_weight: float = 1.0  # InfoGAN mutual-information term
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "adam"  # adam | sgd
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    momentum: float = 0.0  # sgd only
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    seed: int = 0
+    checkpoint_every: int = 1  # epochs
+    keep_checkpoints: int = 3
+    max_steps_per_epoch: int = 0  # 0 = full epoch; >0 truncates (debug, benchmarks)
+    amp: bool = True  # bf16 autocast; only ever used on GPU
+    sample_grid: int = 64  # images in the fixed-noise grid logged every epoch
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    experiment: str = "ganbench"
+    tracking_uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite in the cwd
+    run_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    preset: str = "custom"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim_g: OptimConfig = field(default_factory=OptimConfig)
+    optim_d: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+# ---------------------------------------------------------------- dict / YAML round trip
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _check_type(path: str, value: Any, tp: Any) -> Any:
+    """Coerce a YAML value to the field type, or raise a ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_type(path, value, args[0])
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"{path}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(prefix + k for k in sorted(unknown))}; "
+            f"valid keys: {', '.join(prefix + k for k in sorted(known))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = from_dict(tp, value, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = _check_type(prefix + name, value, tp)
+    return cls(**kwargs)
+
+
+def to_yaml(cfg: RunConfig) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def from_yaml(text: str) -> RunConfig:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config is not valid YAML: {e}") from None
+    return from_dict(RunConfig, data)
+
+
+def load_yaml(path: str | Path) -> RunConfig:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    return from_yaml(p.read_text())
+
+
+def merge(cfg: RunConfig, data: dict) -> RunConfig:
+    """Apply a (possibly partial) nested dict on top of cfg."""
+    merged = to_dict(cfg)
+    _deep_update(merged, data)
+    return from_dict(RunConfig, merged)
+
+
+def _deep_update(base: dict, upd: dict) -> None:
+    for k, v in upd.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _deep_update(base[k], v)
+        else:
+            base[k] = v
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """['optim_g.lr=1e-4', 'data.hflip=true'] -> nested dict with YAML-parsed values."""
+    out: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        # YAML reads '1e-4' as a string (no dot); numbers are what users mean here.
+        if isinstance(value, str):
+            try:
+                value = float(value) if any(c in value for c in ".eE") else int(value)
+            except ValueError:
+                pass
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part} is not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def flatten(cfg: RunConfig) -> dict[str, Any]:
+    """Dotted params for MLflow: {'data.name': 'digits', 'optim_g.lr': 0.0002, ...}."""
+    out: dict[str, Any] = {}
+
+    def walk(d: dict, prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            else:
+                out[prefix + k] = v
+
+    walk(to_dict(cfg), "")
+    return out
+
+
+def with_updates(cfg: RunConfig, **sections: dict) -> RunConfig:
+    """with_updates(cfg, train={'epochs': 1}) -> new frozen config."""
+    return merge(cfg, sections)
+
+
+__all__ = [
+    "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig", "TrackingConfig",
+    "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
+    "parse_overrides", "flatten", "with_updates", "replace",
+]

@@ -1,0 +1,234 @@
+"""Everything distributed lives here: sessions (who am I, where do checkpoints go),
+DDP wrapping, cross-rank reduction, and the Ray Train launcher.
+
+The training loop only talks to a `Session`. Two exist:
+- `LocalSession`: one process, no Ray; used by tests, benchmarks and `--workers 0`.
+- `RaySession`: inside a Ray Train worker; device from `ray.train.torch.get_device()`
+  (under Ray the local rank is not the CUDA index), checkpoints through `ray.train.report`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+log = logging.getLogger("ganbench.distributed")
+
+CKPT_PREFIX = "checkpoint_epoch_"
+
+
+def checkpoint_name(epoch: int) -> str:
+    return f"{CKPT_PREFIX}{epoch:04d}"
+
+
+@dataclass
+class ReportedCheckpoint:
+    path: str
+    epoch: int
+    metrics: dict
+
+
+class Session:
+    """What the training loop needs to know about the process it runs in."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        return module
+
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def resume_dir(self) -> Optional[Path]:
+        raise NotImplementedError
+
+    def report(self, metrics: dict, epoch: int, checkpoint_dir: Optional[Path]) -> None:
+        raise NotImplementedError
+
+
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    # broadcast_buffers=False: D runs real and fake batches in separate forwards before one
+    # backward; re-broadcasting BatchNorm buffers between them is an in-place write that
+    # breaks autograd, and per-rank BN statistics are what plain DCGAN training uses anyway.
+    device_ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
+
+
+@dataclass
+class LocalSession(Session):
+    """Single process. Checkpoints go to `<out>/<run_name>/checkpoint_epoch_NNNN/`."""
+
+    run_dir: Path = Path("runs/local")
+    resume_from: Optional[str] = None
+    keep: int = 3
+    device: torch.device = torch.device("cpu")
+    reported: list[ReportedCheckpoint] = field(default_factory=list)
+    rank: int = 0
+    world_size: int = 1
+
+    def resume_dir(self) -> Optional[Path]:
+        return Path(self.resume_from) if self.resume_from else None
+
+    def report(self, metrics: dict, epoch: int, checkpoint_dir: Optional[Path]) -> None:
+        if checkpoint_dir is None:
+            return
+        dest = Path(self.run_dir) / checkpoint_name(epoch)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(checkpoint_dir, tmp)
+        # Rename last, so a crash mid-copy never leaves a half checkpoint that looks whole.
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp, dest)
+        self.reported.append(ReportedCheckpoint(str(dest), epoch, dict(metrics)))
+        while len(self.reported) > self.keep:
+            old = self.reported.pop(0)
+            shutil.rmtree(old.path, ignore_errors=True)
+
+
+class RaySession(Session):
+    """Inside a Ray Train worker (process group already set up by TorchTrainer)."""
+
+    def __init__(self, resume_from: Optional[str] = None):
+        import ray.train
+        import ray.train.torch
+
+        ctx = ray.train.get_context()
+        self.rank = ctx.get_world_rank()
+        self.world_size = ctx.get_world_size()
+        self.device = ray.train.torch.get_device()
+        self._resume_from = resume_from
+        self._restored = None
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        if self.world_size == 1:
+            return module
+        return _ddp(module, self.device)
+
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
+        if self.world_size > 1:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t
+
+    def resume_dir(self) -> Optional[Path]:
+        import ray.train
+
+        # After a worker failure Ray hands back the last reported checkpoint; that wins
+        # over the --resume path the run was started with.
+        ckpt = ray.train.get_checkpoint()
+        if ckpt is not None:
+            return Path(ckpt.to_directory())
+        return Path(self._resume_from) if self._resume_from else None
+
+    def report(self, metrics: dict, epoch: int, checkpoint_dir: Optional[Path]) -> None:
+        import ray.train
+
+        # Every rank calls report (it is a barrier); only rank 0 hands over a checkpoint.
+        ckpt = None
+        if checkpoint_dir is not None and self.is_main:
+            ckpt = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
+        ray.train.report(
+            metrics,
+            checkpoint=ckpt,
+            checkpoint_dir_name=checkpoint_name(epoch) if checkpoint_dir is not None else None,
+        )
+
+
+# ---------------------------------------------------------------- the Ray Train launcher
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Where and how big: not part of the model's config (it does not change results)."""
+
+    workers: int
+    gpu: bool
+    run_dir: Path  # <out>/<run_name>; Ray's storage_path is its parent
+    resume_from: Optional[str]
+    keep: int
+    max_failures: int = 0
+
+
+def _worker_entry(loop_config: dict) -> dict:
+    """Ray Train's per-worker function: rebuild the config and call the one train loop."""
+    from ganbench.config import from_yaml
+    from ganbench.train.loop import run_loop
+
+    cfg = from_yaml(loop_config["config_yaml"])
+    session = RaySession(resume_from=loop_config.get("resume_from"))
+    return run_loop(cfg, session, tracking=loop_config.get("tracking"))
+
+
+def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict]) -> dict:
+    """Run the training loop on `spec.workers` Ray Train workers; return rank 0's summary."""
+    import ray
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    if not ray.is_initialized():
+        # A local Ray unless RAY_ADDRESS points at a cluster (as under `ray job submit`).
+        ray.init(include_dashboard=False, log_to_driver=True, configure_logging=False)
+    if spec.gpu and not ray.cluster_resources().get("GPU"):
+        from ganbench.errors import ConfigError
+
+        raise ConfigError("--gpu was given but the Ray cluster has no GPUs; drop --gpu to train on CPU")
+
+    run_dir = Path(spec.run_dir).resolve()
+    trainer = TorchTrainer(
+        _worker_entry,
+        train_loop_config={"config_yaml": cfg_yaml, "resume_from": spec.resume_from, "tracking": tracking},
+        scaling_config=ScalingConfig(num_workers=spec.workers, use_gpu=spec.gpu),
+        run_config=RunConfig(
+            name=run_dir.name,
+            storage_path=str(run_dir.parent),
+            checkpoint_config=CheckpointConfig(num_to_keep=spec.keep),
+            failure_config=FailureConfig(max_failures=spec.max_failures),
+        ),
+    )
+    from ray.train import TrainingFailedError
+
+    try:
+        result = trainer.fit()
+    except TrainingFailedError as e:
+        user_error = _user_error(e)
+        if user_error is not None:
+            raise user_error from None
+        raise
+    summary: dict[str, Any] = dict(result.return_value or {})
+    ckpts = result.best_checkpoints or []
+    summary["checkpoints"] = [
+        {"path": c.path, "epoch": m.get("epoch"), "metrics": m} for c, m in ckpts
+    ]
+    return summary
+
+
+def _user_error(e: BaseException):
+    """The GanbenchError a worker raised (bad data, bad config), unwrapped from Ray's
+    wrappers, so the CLI prints one clear line instead of a remote traceback."""
+    from ganbench.errors import GanbenchError
+
+    failures = list(getattr(e, "worker_failures", {}).values())
+    for f in failures:
+        seen = 0
+        while f is not None and seen < 10:
+            cause = getattr(f, "cause", None)
+            if isinstance(cause, GanbenchError):
+                return type(cause)(str(cause))
+            if isinstance(f, GanbenchError) and not hasattr(f, "cause"):
+                return f
+            f = cause or f.__cause__
+            seen += 1
+    return None

@@ -1,0 +1,111 @@
+"""MLflow: where runs go, and the rank-0 sink the training loop logs through.
+
+With nothing set, runs go to `sqlite:///<cwd>/mlflow.db` and artifacts to `<cwd>/mlartifacts`
+(absolute paths, because Ray workers run in another working directory). `MLFLOW_TRACKING_URI`
+or `tracking.tracking_uri` point it anywhere else (an `mlflow server` on a cluster).
+
+The driver creates the run (so it knows the run id before any worker starts) and passes
+`{"tracking_uri", "run_id"}` to the workers; rank 0 logs to that run with an MlflowClient.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from ganbench.config import RunConfig, flatten, to_yaml
+
+log = logging.getLogger("ganbench.tracking")
+
+DEFAULT_DB = "mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+
+
+def resolve_tracking_uri(cfg_uri: Optional[str] = None) -> str:
+    uri = cfg_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def get_or_create_experiment(uri: str, name: str) -> str:
+    client = _client(uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    artifact_location = None
+    if uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri:
+        # A local store: keep artifacts beside it, as an absolute URI workers can reach.
+        artifact_location = (Path.cwd() / DEFAULT_ARTIFACTS).resolve().as_uri()
+    return client.create_experiment(name, artifact_location=artifact_location)
+
+
+def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | None = None) -> dict:
+    """Create the MLflow run for a training job; returns the tracking handle for workers."""
+    uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
+    client = _client(uri)
+    exp_id = get_or_create_experiment(uri, cfg.tracking.experiment)
+    run = client.create_run(exp_id, run_name=cfg.tracking.run_name, tags={"ganbench.preset": cfg.preset, **(tags or {})})
+    run_id = run.info.run_id
+    params = {**flatten(cfg), **(extra_params or {})}
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "config.yaml"
+        p.write_text(to_yaml(cfg))
+        client.log_artifact(run_id, str(p))
+    return {"tracking_uri": uri, "run_id": run_id}
+
+
+def run_exists(handle: dict) -> bool:
+    try:
+        _client(handle["tracking_uri"]).get_run(handle["run_id"])
+        return True
+    except Exception:
+        return False
+
+
+class MlflowSink:
+    """Rank-0 sink: epoch metrics, images and plots go to one existing run."""
+
+    def __init__(self, handle: dict):
+        self.client = _client(handle["tracking_uri"])
+        self.run_id = handle["run_id"]
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
+
+    def log_artifact(self, path: str | Path, artifact_path: Optional[str] = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def set_tags(self, tags: dict) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(self.run_id, k, str(v))
+
+
+def finish_run(handle: dict, status: str, tags: dict | None = None) -> None:
+    client = _client(handle["tracking_uri"])
+    for k, v in (tags or {}).items():
+        client.set_tag(handle["run_id"], k, str(v))
+    client.set_terminated(handle["run_id"], status=status)
+
+
+def reopen_run(handle: dict) -> None:
+    """Mark a finished/failed run as running again (a resumed training job)."""
+    _client(handle["tracking_uri"]).update_run(handle["run_id"], status="RUNNING")

@@ -1,0 +1,136 @@
+"""`train(cfg) -> summary`: the one entry point. The CLI, tests and (later) the tuner call it.
+
+It owns the MLflow run (created here, so its id is known before any worker starts, and
+ended here with the final status), picks where the loop runs (this process when
+`workers == 0`, else Ray Train with `workers` DDP workers), and reports the best and last
+checkpoints.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ganbench.config import RunConfig, to_yaml
+from ganbench.distributed import LaunchSpec, LocalSession, launch_ray
+from ganbench.errors import ConfigError
+from ganbench.train.checkpoint import load_checkpoint
+from ganbench.train.loop import raise_if_diverged, run_loop
+
+log = logging.getLogger("ganbench.train")
+
+__all__ = ["train", "run_name_for"]
+
+
+def run_name_for(cfg: RunConfig) -> str:
+    return cfg.tracking.run_name or f"{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
+    from ganbench.presets import FOLDER_PLACEHOLDER
+
+    if cfg.data.name == FOLDER_PLACEHOLDER:
+        raise ConfigError(
+            f"preset {cfg.preset!r} trains on a folder of your images: add --set data.name=folder:/path/to/images"
+        )
+    t = cfg.train
+    if t.epochs < 1:
+        raise ConfigError(f"train.epochs must be >= 1, got {t.epochs}")
+    if t.checkpoint_every < 1:
+        raise ConfigError(f"train.checkpoint_every must be >= 1 (epochs), got {t.checkpoint_every}")
+    if t.keep_checkpoints < 1:
+        raise ConfigError(f"train.keep_checkpoints must be >= 1, got {t.keep_checkpoints}")
+    if t.max_steps_per_epoch < 0:
+        raise ConfigError("train.max_steps_per_epoch must be >= 0 (0 = whole epoch)")
+    if t.sample_grid < 1:
+        raise ConfigError("train.sample_grid must be >= 1")
+    if workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (0 = in this process, no Ray), got {workers}")
+    if gpu and workers == 0 and not torch.cuda.is_available():
+        raise ConfigError("--gpu was given but no CUDA device is visible; drop --gpu to train on CPU")
+
+
+def _pick(checkpoints: list[dict]) -> tuple[Optional[str], Optional[str]]:
+    """(best, last). Until an image-quality metric is reported, best is the last one."""
+    if not checkpoints:
+        return None, None
+    ordered = sorted(checkpoints, key=lambda c: c["epoch"] or 0)
+    last = ordered[-1]["path"]
+    scored = [c for c in ordered if "fid" in (c.get("metrics") or {})]
+    best = min(scored, key=lambda c: c["metrics"]["fid"])["path"] if scored else last
+    return best, last
+
+
+def train(
+    cfg: RunConfig,
+    *,
+    workers: int = 0,
+    gpu: bool = False,
+    out: str | Path = "runs",
+    resume: Optional[str] = None,
+    track: bool = True,
+    max_failures: int = 0,
+) -> dict:
+    _validate(cfg, workers, gpu)
+    run_name = run_name_for(cfg)
+    run_dir = (Path(out) / run_name).resolve()
+
+    from ganbench import tracking as trk
+
+    handle = None
+    if track:
+        handle = _resume_handle(resume, cfg) or trk.start_run(
+            cfg, extra_params={"launch.workers": workers, "launch.gpu": gpu},
+            tags={"ganbench.run_dir": str(run_dir), **({"ganbench.resumed_from": resume} if resume else {})},
+        )
+    status = "FAILED"
+    try:
+        if workers == 0:
+            device = torch.device("cuda") if gpu else torch.device("cpu")
+            session = LocalSession(run_dir=run_dir, resume_from=resume, keep=cfg.train.keep_checkpoints, device=device)
+            summary = run_loop(cfg, session, tracking=handle)
+            summary["checkpoints"] = [{"path": c.path, "epoch": c.epoch, "metrics": c.metrics} for c in session.reported]
+        else:
+            spec = LaunchSpec(workers=workers, gpu=gpu, run_dir=run_dir, resume_from=resume,
+                              keep=cfg.train.keep_checkpoints, max_failures=max_failures)
+            summary = launch_ray(to_yaml(cfg), spec, handle)
+        raise_if_diverged(summary)
+        best, last = _pick(summary.get("checkpoints", []))
+        status = "FINISHED"
+    finally:
+        if handle:
+            tags = {"ganbench.best_checkpoint": best, "ganbench.last_checkpoint": last} if status == "FINISHED" else {}
+            trk.finish_run(handle, status, tags)
+    result = {
+        "run_id": handle["run_id"] if handle else None,
+        "tracking_uri": handle["tracking_uri"] if handle else None,
+        "run_dir": str(run_dir),
+        "best_checkpoint": best,
+        "last_checkpoint": last,
+        "final_metrics": summary.get("final_metrics", {}),
+        "loader": summary.get("loader"),
+        "device": summary.get("device"),
+        "workers": workers,
+    }
+    return result
+
+
+def _resume_handle(resume: Optional[str], cfg: RunConfig) -> Optional[dict]:
+    """A resumed run keeps logging to its original MLflow run when that run is reachable."""
+    if not resume:
+        return None
+    from ganbench import tracking as trk
+
+    _, state = load_checkpoint(resume)
+    run_id = state.get("mlflow_run_id")
+    if not run_id:
+        return None
+    handle = {"tracking_uri": trk.resolve_tracking_uri(cfg.tracking.tracking_uri), "run_id": run_id}
+    if not trk.run_exists(handle):
+        log.warning("checkpoint's MLflow run %s is not in %s: starting a new run", run_id, handle["tracking_uri"])
+        return None
+    trk.reopen_run(handle)
+    return handle

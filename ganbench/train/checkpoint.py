@@ -1,0 +1,44 @@
+"""Checkpoints are a folder: `state.pt` (state_dicts and counters only, loadable with
+`torch.load(weights_only=True)`, so opening one never runs code), `config.yaml` (the
+resolved RunConfig) and `metrics.json` (what the epoch reported)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.config import RunConfig, from_yaml, to_yaml
+from ganbench.errors import CheckpointError
+
+STATE_FILE = "state.pt"
+
+
+def save_checkpoint(folder: Path, cfg: RunConfig, state: dict[str, Any], metrics: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({**state, "config_yaml": to_yaml(cfg)}, folder / STATE_FILE)
+    (folder / "config.yaml").write_text(to_yaml(cfg))
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    return folder
+
+
+def resolve_state_file(path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        p = p / STATE_FILE
+    if not p.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: expected a checkpoint folder holding {STATE_FILE}, or the file itself")
+    return p
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[RunConfig, dict]:
+    p = resolve_state_file(path)
+    try:
+        state = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:  # a truncated or foreign file: say which, never unpickle code
+        raise CheckpointError(f"cannot read checkpoint {p}: {type(e).__name__}: {e}") from None
+    for key in ("G", "D", "epoch", "config_yaml"):
+        if key not in state:
+            raise CheckpointError(f"checkpoint {p} lacks {key!r}; it was not written by ganbench")
+    return from_yaml(state["config_yaml"]), state

@@ -1,0 +1,192 @@
+"""The training loop every launcher runs: in-process (tests, `--workers 0`) or on each
+Ray Train worker. It sees a `Session` (rank, device, where checkpoints go) and the config;
+nothing in here knows whether Ray is present.
+
+Reproducibility: the data order and the noise of epoch `e` on rank `r` come from
+generators seeded with (seed, e, r), and checkpoints are taken at epoch ends, so a run
+resumed from epoch k's checkpoint produces the same weights as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ganbench.config import RunConfig
+from ganbench.data import build_loader
+from ganbench.distributed import Session
+from ganbench.errors import DivergenceError
+from ganbench.losses import LOSSES, validate_loss_config
+from ganbench.models import build_models
+from ganbench.optim import build_optimizer
+from ganbench.train.checkpoint import load_checkpoint, save_checkpoint
+from ganbench.train.monitor import plot_curves, save_grid
+from ganbench.train.progress import progress
+from ganbench.train.stats import Stats
+from ganbench.train.steps import GanStep
+
+log = logging.getLogger("ganbench.train")
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    return (seed * 1_000_003 + epoch * 10_007 + rank) % (2**63 - 1)
+
+
+def _generator(device: torch.device, seed: int) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def build_stepper(cfg: RunConfig, session: Session, image_shape, num_classes: int):
+    """Models, optimisers and the phase runner, wrapped for this session."""
+    torch.manual_seed(cfg.train.seed)  # identical init on every rank (DDP also broadcasts it)
+    models = build_models(cfg.model, image_shape, num_classes)
+    loss = LOSSES.get(cfg.loss.name)
+    validate_loss_config(cfg.loss, models)
+    models.G.to(session.device)
+    models.D.to(session.device)
+    opt_g = build_optimizer(cfg.optim_g, models.G.parameters())
+    opt_d = build_optimizer(cfg.optim_d, models.D.parameters())
+    step = GanStep(
+        G=models.G, D=models.D, opt_g=opt_g, opt_d=opt_d, loss=loss, loss_cfg=cfg.loss,
+        latent_dim=models.latent_dim, conditional=models.conditional, info=models.info,
+        n_cont=models.n_cont, sample_labels=models.sample_labels,
+        device=session.device, amp=cfg.train.amp and session.device.type == "cuda",
+    )
+    return models, step
+
+
+def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None) -> dict:
+    """Train `cfg` in this process as `session.rank`; returns a summary (rank 0's is used)."""
+    device = session.device
+    loader = build_loader(cfg.data, rank=session.rank, world_size=session.world_size, seed=cfg.train.seed, device=device)
+    models, stepper = build_stepper(cfg, session, loader.image_shape, loader.num_classes)
+
+    start_epoch, global_step, history = 0, 0, []
+    resume = session.resume_dir()
+    if resume is not None:
+        _, state = load_checkpoint(resume, map_location=device)
+        models.G.load_state_dict(state["G"])
+        models.D.load_state_dict(state["D"])
+        stepper.opt_g.load_state_dict(state["opt_g"])
+        stepper.opt_d.load_state_dict(state["opt_d"])
+        start_epoch, global_step = int(state["epoch"]), int(state["step"])
+        history = list(state.get("history", []))
+        if session.is_main:
+            log.info("resumed from %s at epoch %d", resume, start_epoch)
+
+    stepper.G = session.wrap(models.G)
+    stepper.D = session.wrap(models.D)
+
+    sink = None
+    if session.is_main and tracking:
+        from ganbench.tracking import MlflowSink
+
+        sink = MlflowSink(tracking)
+        sink.set_tags({"ganbench.loader": loader.kind, "ganbench.device": str(device),
+                       "ganbench.world_size": session.world_size})
+    if session.is_main:
+        log.info("data: %s", loader.describe())
+
+    # Fixed noise for the per-epoch grid: the same images every epoch show progress.
+    n_grid = cfg.train.sample_grid
+    fixed_gen = _generator(device, cfg.train.seed + 12345)
+    fixed_z = torch.randn(n_grid, models.latent_dim, generator=fixed_gen, device=device)
+    fixed_labels = None
+    if models.num_classes:
+        fixed_labels = torch.arange(n_grid, device=device) % models.num_classes
+
+    stats = Stats()
+    steps_per_epoch = len(loader)
+    if cfg.train.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.train.max_steps_per_epoch)
+    work = Path(tempfile.mkdtemp(prefix="ganbench-"))
+    last_metrics: dict = {}
+
+    for epoch in range(start_epoch, cfg.train.epochs):
+        loader.set_epoch(epoch)
+        gen = _generator(device, epoch_seed(cfg.train.seed, epoch, session.rank))
+        models.G.train()
+        models.D.train()
+        t0 = time.perf_counter()
+        n_images = 0
+        bar = progress(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", enabled=session.is_main)
+        for i, (real, labels) in enumerate(loader):
+            if i >= steps_per_epoch:
+                break
+            stepper.step(i, real, labels, gen, stats)
+            n_images += real.shape[0]
+            global_step += 1
+            if session.is_main and (i % 10 == 0 or i == steps_per_epoch - 1):
+                bar.set_postfix(loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"), refresh=False)
+            bar.update(1)
+        bar.close()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        dt = time.perf_counter() - t0
+
+        metrics = stats.reduce(session.all_reduce_sum, device=device)
+        metrics.update(epoch=epoch + 1, step=global_step, epoch_time_s=dt,
+                       images_per_s=n_images * session.world_size / max(dt, 1e-9))
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            # Every rank sees the same reduced values, so all ranks stop here together and
+            # nothing after the last good checkpoint is written.
+            msg = (f"training diverged at epoch {epoch + 1} (non-finite {', '.join(bad)}); "
+                   f"the last good checkpoint is kept. Try a lower learning rate (optim_g.lr / optim_d.lr) "
+                   f"or another loss.")
+            if sink:
+                sink.set_tags({"ganbench.status": "diverged", "ganbench.error": msg})
+            return {"status": "diverged", "message": msg, "epoch": epoch + 1, "history": history}
+        history.append(metrics)
+        last_metrics = metrics
+
+        if session.is_main:
+            log.info("epoch %d: %s", epoch + 1, _fmt(metrics))
+            grid = _sample_grid(models.G, fixed_z, fixed_labels, work / f"samples_epoch_{epoch + 1:04d}.png")
+            curves = plot_curves(history, work / "loss_curves.png", title=cfg.preset)
+            if sink:
+                sink.log_metrics(metrics, step=epoch + 1)
+                sink.log_artifact(grid, "samples")
+                sink.log_artifact(curves, "plots")
+
+        last_epoch = epoch + 1 == cfg.train.epochs
+        ckpt_dir = None
+        if last_epoch or (epoch + 1) % cfg.train.checkpoint_every == 0:
+            ckpt_dir = work / f"ckpt_{epoch + 1:04d}"
+            if session.is_main:
+                save_checkpoint(ckpt_dir, cfg, {
+                    "G": models.G.state_dict(), "D": models.D.state_dict(),
+                    "opt_g": stepper.opt_g.state_dict(), "opt_d": stepper.opt_d.state_dict(),
+                    "epoch": epoch + 1, "step": global_step, "history": history,
+                    "num_classes": models.num_classes, "image_shape": list(loader.image_shape),
+                    "mlflow_run_id": (tracking or {}).get("run_id", ""),
+                }, metrics)
+        session.report(metrics, epoch + 1, ckpt_dir)
+
+    return {"status": "finished", "final_metrics": last_metrics, "history": history,
+            "loader": loader.kind, "device": str(device), "world_size": session.world_size,
+            "data": loader.describe()}
+
+
+@torch.no_grad()
+def _sample_grid(G, z, labels, path: Path) -> Path:
+    # Eval-mode BatchNorm (running statistics): the same mode `ganbench sample` uses.
+    G.eval()
+    images = G(z, labels)
+    G.train()
+    return save_grid(images, path)
+
+
+def _fmt(m: dict) -> str:
+    keys = ("loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "epoch_time_s")
+    return " ".join(f"{k}={m[k]:.4g}" for k in keys if k in m)
+
+
+def raise_if_diverged(summary: dict) -> None:
+    if summary.get("status") == "diverged":
+        raise DivergenceError(summary["message"])

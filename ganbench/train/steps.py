@@ -1,0 +1,128 @@
+"""The phase runner: one D step per batch, one G step every `n_critic` batches.
+
+A new GAN variant is a loss entry or a model entry, never another branch here: the loss
+says whether it wants a gradient penalty, the model says whether it is conditional
+(labels go to G and D) or InfoGAN-style (D has a Q head and G gets sampled codes).
+
+DDP notes (why the calls look the way they do):
+- D phase: fake images come from the *unwrapped* G under no_grad (no DDP bookkeeping
+  for a forward that has no backward); D runs through its DDP wrapper so its gradients
+  are averaged across ranks.
+- G phase: G runs through DDP; D runs *unwrapped* with requires_grad off, so D's
+  parameters neither accumulate gradients nor trigger an all-reduce for a step that
+  does not update them.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ganbench.config import LossConfig
+from ganbench.losses import GanLoss, gradient_penalty, info_loss
+from ganbench.train.stats import Stats
+
+
+def unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
+
+
+def _requires_grad(m: nn.Module, flag: bool) -> None:
+    for p in m.parameters():
+        p.requires_grad_(flag)
+
+
+@dataclass
+class GanStep:
+    G: nn.Module  # possibly DDP-wrapped
+    D: nn.Module  # possibly DDP-wrapped
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: GanLoss
+    loss_cfg: LossConfig
+    latent_dim: int
+    conditional: bool
+    info: bool
+    n_cont: int
+    sample_labels: callable  # (n, generator, device) -> Tensor | None
+    device: torch.device
+    amp: bool = False  # bf16 autocast, GPU only
+
+    def _autocast(self):
+        if self.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _latent(self, n: int, labels: Optional[torch.Tensor], gen: torch.Generator):
+        z = torch.randn(n, self.latent_dim, generator=gen, device=self.device)
+        if self.conditional:
+            return z, labels  # fake images of the same classes as the real batch
+        if self.info:
+            return z, self.sample_labels(n, gen, self.device)
+        return z, None
+
+    def _info_term(self, D: nn.Module, fake: torch.Tensor, codes: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        _, cat_logits, cont_pred = D.info(fake)
+        cont = z[:, self.latent_dim - self.n_cont :] if self.n_cont else z[:, :0]
+        return self.loss_cfg.info_weight * info_loss(cat_logits, codes, cont_pred, cont)
+
+    def d_step(self, real: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, stats: Stats) -> torch.Tensor:
+        G, D = unwrap(self.G), self.D
+        d_labels = labels if self.conditional else None
+        z, g_labels = self._latent(real.shape[0], labels, gen)
+        with torch.no_grad(), self._autocast():
+            fake = G(z, g_labels)
+        fake = fake.float()
+        with self._autocast():
+            real_logits = D(real, d_labels).float()
+            fake_logits = D(fake, d_labels).float()
+            loss_d = self.loss.d_loss(real_logits, fake_logits)
+        if self.loss.uses_gp:
+            gp = gradient_penalty(D, real, fake, d_labels, generator=gen)
+            stats.report("gp", gp)
+            loss_d = loss_d + self.loss_cfg.gp_weight * gp
+        if self.info:
+            # D's Q head learns to recover the codes from (detached) fakes.
+            inf = self._info_term(unwrap(self.D), fake, g_labels, z)
+            stats.report("info_d", inf)
+            loss_d = loss_d + inf
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        thr = self.loss.real_threshold
+        stats.report("loss_d", loss_d)
+        stats.report("d_real", self.loss.output(real_logits))
+        stats.report("d_fake", self.loss.output(fake_logits))
+        stats.report("d_acc_real", (real_logits > thr).float())
+        stats.report("d_acc_fake", (fake_logits <= thr).float())
+        return loss_d
+
+    def g_step(self, labels: torch.Tensor, batch: int, gen: torch.Generator, stats: Stats) -> torch.Tensor:
+        D = unwrap(self.D)
+        z, g_labels = self._latent(batch, labels, gen)
+        d_labels = g_labels if self.conditional else None
+        _requires_grad(D, False)
+        try:
+            with self._autocast():
+                fake = self.G(z, g_labels)
+                loss_g = self.loss.g_loss(D(fake, d_labels).float())
+            if self.info:
+                inf = self._info_term(D, fake.float(), g_labels, z)
+                stats.report("info_g", inf)
+                loss_g = loss_g + inf
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        finally:
+            _requires_grad(D, True)
+        stats.report("loss_g", loss_g)
+        return loss_g
+
+    def step(self, i: int, real: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, stats: Stats) -> None:
+        self.d_step(real, labels, gen, stats)
+        if (i + 1) % self.loss_cfg.n_critic == 0:
+            self.g_step(labels, real.shape[0], gen, stats)
