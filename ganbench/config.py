@@ -82,6 +82,7 @@ class TrackingConfig:
     experiment: str = "ganbench"
     tracking_uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite in the cwd
     run_name: Optional[str] = None
+    log_checkpoint: bool = True  # copy the best checkpoint into the run's artifacts at the end
 
 
 @dataclass(frozen=True)

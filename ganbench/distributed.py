@@ -60,11 +60,12 @@ class Session:
 
 
 def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
-    # broadcast_buffers=False: D runs real and fake batches in separate forwards before one
-    # backward; re-broadcasting BatchNorm buffers between them is an in-place write that
-    # breaks autograd, and per-rank BN statistics are what plain DCGAN training uses anyway.
+    # No buffer sync in forward (torch 2.14's name for broadcast_buffers=False): D runs real
+    # and fake batches in separate forwards before one backward; re-broadcasting BatchNorm
+    # buffers between them is an in-place write that breaks autograd, and per-rank BN
+    # statistics are what plain DCGAN training uses anyway. Buffers still sync once at init.
     device_ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False)
 
 
 @dataclass
@@ -169,10 +170,10 @@ def _worker_entry(loop_config: dict) -> dict:
 
     cfg = from_yaml(loop_config["config_yaml"])
     session = RaySession(resume_from=loop_config.get("resume_from"))
-    return run_loop(cfg, session, tracking=loop_config.get("tracking"))
+    return run_loop(cfg, session, tracking=loop_config.get("tracking"), show_progress=loop_config.get("progress", False))
 
 
-def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict]) -> dict:
+def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict], show_progress: bool = False) -> dict:
     """Run the training loop on `spec.workers` Ray Train workers; return rank 0's summary."""
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -189,7 +190,8 @@ def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict]) -> dic
     run_dir = Path(spec.run_dir).resolve()
     trainer = TorchTrainer(
         _worker_entry,
-        train_loop_config={"config_yaml": cfg_yaml, "resume_from": spec.resume_from, "tracking": tracking},
+        train_loop_config={"config_yaml": cfg_yaml, "resume_from": spec.resume_from, "tracking": tracking,
+                           "progress": show_progress},
         scaling_config=ScalingConfig(num_workers=spec.workers, use_gpu=spec.gpu),
         run_config=RunConfig(
             name=run_dir.name,

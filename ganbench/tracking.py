@@ -92,7 +92,10 @@ class MlflowSink:
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
 
     def log_artifact(self, path: str | Path, artifact_path: Optional[str] = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        if Path(path).is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
 
     def set_tags(self, tags: dict) -> None:
         for k, v in tags.items():
@@ -109,3 +112,8 @@ def finish_run(handle: dict, status: str, tags: dict | None = None) -> None:
 def reopen_run(handle: dict) -> None:
     """Mark a finished/failed run as running again (a resumed training job)."""
     _client(handle["tracking_uri"]).update_run(handle["run_id"], status="RUNNING")
+
+
+def last_logged_step(handle: dict, metric: str) -> Optional[int]:
+    hist = _client(handle["tracking_uri"]).get_metric_history(handle["run_id"], metric)
+    return max((m.step for m in hist), default=None)

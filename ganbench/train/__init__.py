@@ -8,6 +8,8 @@ checkpoints.
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -73,8 +75,15 @@ def train(
     resume: Optional[str] = None,
     track: bool = True,
     max_failures: int = 0,
+    progress: Optional[bool] = None,
 ) -> dict:
+    """Train `cfg`; returns run_id, best/last checkpoint paths and the final metrics.
+
+    progress: draw a progress bar (default: when stderr is a terminal; epoch log lines always).
+    """
     _validate(cfg, workers, gpu)
+    if progress is None:
+        progress = sys.stderr.isatty()
     run_name = run_name_for(cfg)
     run_dir = (Path(out) / run_name).resolve()
 
@@ -91,14 +100,16 @@ def train(
         if workers == 0:
             device = torch.device("cuda") if gpu else torch.device("cpu")
             session = LocalSession(run_dir=run_dir, resume_from=resume, keep=cfg.train.keep_checkpoints, device=device)
-            summary = run_loop(cfg, session, tracking=handle)
+            summary = run_loop(cfg, session, tracking=handle, show_progress=progress)
             summary["checkpoints"] = [{"path": c.path, "epoch": c.epoch, "metrics": c.metrics} for c in session.reported]
         else:
             spec = LaunchSpec(workers=workers, gpu=gpu, run_dir=run_dir, resume_from=resume,
                               keep=cfg.train.keep_checkpoints, max_failures=max_failures)
-            summary = launch_ray(to_yaml(cfg), spec, handle)
+            summary = launch_ray(to_yaml(cfg), spec, handle, show_progress=progress)
         raise_if_diverged(summary)
         best, last = _pick(summary.get("checkpoints", []))
+        if handle and best and cfg.tracking.log_checkpoint:
+            trk.MlflowSink(handle).log_artifact(best, "checkpoints/best")
         status = "FINISHED"
     finally:
         if handle:
@@ -119,7 +130,9 @@ def train(
 
 
 def _resume_handle(resume: Optional[str], cfg: RunConfig) -> Optional[dict]:
-    """A resumed run keeps logging to its original MLflow run when that run is reachable."""
+    """A resumed run keeps logging to its original MLflow run when that run is reachable and
+    stopped at this checkpoint. Resuming from an earlier checkpoint of a run that went on
+    (a branch) starts a new run, so no epoch is ever logged twice into one run."""
     if not resume:
         return None
     from ganbench import tracking as trk
@@ -131,6 +144,10 @@ def _resume_handle(resume: Optional[str], cfg: RunConfig) -> Optional[dict]:
     handle = {"tracking_uri": trk.resolve_tracking_uri(cfg.tracking.tracking_uri), "run_id": run_id}
     if not trk.run_exists(handle):
         log.warning("checkpoint's MLflow run %s is not in %s: starting a new run", run_id, handle["tracking_uri"])
+        return None
+    logged = trk.last_logged_step(handle, "epoch")
+    if logged is not None and logged > int(state["epoch"]):
+        log.info("run %s went on past epoch %d: the resumed run is a new MLflow run", run_id, state["epoch"])
         return None
     trk.reopen_run(handle)
     return handle

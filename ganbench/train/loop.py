@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ def build_stepper(cfg: RunConfig, session: Session, image_shape, num_classes: in
     return models, step
 
 
-def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None) -> dict:
+def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None, show_progress: bool = False) -> dict:
     """Train `cfg` in this process as `session.rank`; returns a summary (rank 0's is used)."""
     device = session.device
     loader = build_loader(cfg.data, rank=session.rank, world_size=session.world_size, seed=cfg.train.seed, device=device)
@@ -107,66 +108,69 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None) 
     work = Path(tempfile.mkdtemp(prefix="ganbench-"))
     last_metrics: dict = {}
 
-    for epoch in range(start_epoch, cfg.train.epochs):
-        loader.set_epoch(epoch)
-        gen = _generator(device, epoch_seed(cfg.train.seed, epoch, session.rank))
-        models.G.train()
-        models.D.train()
-        t0 = time.perf_counter()
-        n_images = 0
-        bar = progress(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", enabled=session.is_main)
-        for i, (real, labels) in enumerate(loader):
-            if i >= steps_per_epoch:
-                break
-            stepper.step(i, real, labels, gen, stats)
-            n_images += real.shape[0]
-            global_step += 1
-            if session.is_main and (i % 10 == 0 or i == steps_per_epoch - 1):
-                bar.set_postfix(loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"), refresh=False)
-            bar.update(1)
-        bar.close()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        dt = time.perf_counter() - t0
+    try:
+        for epoch in range(start_epoch, cfg.train.epochs):
+            loader.set_epoch(epoch)
+            gen = _generator(device, epoch_seed(cfg.train.seed, epoch, session.rank))
+            models.G.train()
+            models.D.train()
+            t0 = time.perf_counter()
+            n_images = 0
+            bar = progress(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", enabled=session.is_main and show_progress)
+            for i, (real, labels) in enumerate(loader):
+                if i >= steps_per_epoch:
+                    break
+                stepper.step(i, real, labels, gen, stats)
+                n_images += real.shape[0]
+                global_step += 1
+                if session.is_main and (i % 10 == 0 or i == steps_per_epoch - 1):
+                    bar.set_postfix(loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"), refresh=False)
+                bar.update(1)
+            bar.close()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            dt = time.perf_counter() - t0
 
-        metrics = stats.reduce(session.all_reduce_sum, device=device)
-        metrics.update(epoch=epoch + 1, step=global_step, epoch_time_s=dt,
-                       images_per_s=n_images * session.world_size / max(dt, 1e-9))
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            # Every rank sees the same reduced values, so all ranks stop here together and
-            # nothing after the last good checkpoint is written.
-            msg = (f"training diverged at epoch {epoch + 1} (non-finite {', '.join(bad)}); "
-                   f"the last good checkpoint is kept. Try a lower learning rate (optim_g.lr / optim_d.lr) "
-                   f"or another loss.")
-            if sink:
-                sink.set_tags({"ganbench.status": "diverged", "ganbench.error": msg})
-            return {"status": "diverged", "message": msg, "epoch": epoch + 1, "history": history}
-        history.append(metrics)
-        last_metrics = metrics
+            metrics = stats.reduce(session.all_reduce_sum, device=device)
+            metrics.update(epoch=epoch + 1, step=global_step, epoch_time_s=dt,
+                           images_per_s=n_images * session.world_size / max(dt, 1e-9))
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                # Every rank sees the same reduced values, so all ranks stop here together and
+                # nothing after the last good checkpoint is written.
+                msg = (f"training diverged at epoch {epoch + 1} (non-finite {', '.join(bad)}); "
+                       f"the last good checkpoint is kept. Try a lower learning rate (optim_g.lr / optim_d.lr) "
+                       f"or another loss.")
+                if sink:
+                    sink.set_tags({"ganbench.status": "diverged", "ganbench.error": msg})
+                return {"status": "diverged", "message": msg, "epoch": epoch + 1, "history": history}
+            history.append(metrics)
+            last_metrics = metrics
 
-        if session.is_main:
-            log.info("epoch %d: %s", epoch + 1, _fmt(metrics))
-            grid = _sample_grid(models.G, fixed_z, fixed_labels, work / f"samples_epoch_{epoch + 1:04d}.png")
-            curves = plot_curves(history, work / "loss_curves.png", title=cfg.preset)
-            if sink:
-                sink.log_metrics(metrics, step=epoch + 1)
-                sink.log_artifact(grid, "samples")
-                sink.log_artifact(curves, "plots")
-
-        last_epoch = epoch + 1 == cfg.train.epochs
-        ckpt_dir = None
-        if last_epoch or (epoch + 1) % cfg.train.checkpoint_every == 0:
-            ckpt_dir = work / f"ckpt_{epoch + 1:04d}"
             if session.is_main:
-                save_checkpoint(ckpt_dir, cfg, {
-                    "G": models.G.state_dict(), "D": models.D.state_dict(),
-                    "opt_g": stepper.opt_g.state_dict(), "opt_d": stepper.opt_d.state_dict(),
-                    "epoch": epoch + 1, "step": global_step, "history": history,
-                    "num_classes": models.num_classes, "image_shape": list(loader.image_shape),
-                    "mlflow_run_id": (tracking or {}).get("run_id", ""),
-                }, metrics)
-        session.report(metrics, epoch + 1, ckpt_dir)
+                log.info("epoch %d: %s", epoch + 1, _fmt(metrics))
+                grid = _sample_grid(models.G, fixed_z, fixed_labels, work / f"samples_epoch_{epoch + 1:04d}.png")
+                curves = plot_curves(history, work / "loss_curves.png", title=cfg.preset)
+                if sink:
+                    sink.log_metrics(metrics, step=epoch + 1)
+                    sink.log_artifact(grid, "samples")
+                    sink.log_artifact(curves, "plots")
+
+            last_epoch = epoch + 1 == cfg.train.epochs
+            ckpt_dir = None
+            if last_epoch or (epoch + 1) % cfg.train.checkpoint_every == 0:
+                ckpt_dir = work / f"ckpt_{epoch + 1:04d}"
+                if session.is_main:
+                    save_checkpoint(ckpt_dir, cfg, {
+                        "G": models.G.state_dict(), "D": models.D.state_dict(),
+                        "opt_g": stepper.opt_g.state_dict(), "opt_d": stepper.opt_d.state_dict(),
+                        "epoch": epoch + 1, "step": global_step, "history": history,
+                        "num_classes": models.num_classes, "image_shape": list(loader.image_shape),
+                        "mlflow_run_id": (tracking or {}).get("run_id", ""),
+                    }, metrics)
+            session.report(metrics, epoch + 1, ckpt_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
     return {"status": "finished", "final_metrics": last_metrics, "history": history,
             "loader": loader.kind, "device": str(device), "world_size": session.world_size,

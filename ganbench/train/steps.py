@@ -5,9 +5,10 @@ says whether it wants a gradient penalty, the model says whether it is condition
 (labels go to G and D) or InfoGAN-style (D has a Q head and G gets sampled codes).
 
 DDP notes (why the calls look the way they do):
-- D phase: fake images come from the *unwrapped* G under no_grad (no DDP bookkeeping
-  for a forward that has no backward); D runs through its DDP wrapper so its gradients
-  are averaged across ranks.
+- Fakes: with n_critic == 1 they are made once through G's DDP wrapper and reused by the
+  G step; otherwise D's fakes come from the *unwrapped* G under no_grad (no DDP
+  bookkeeping for a forward without a backward). D runs through its DDP wrapper in the
+  D phase so its gradients are averaged across ranks.
 - G phase: G runs through DDP; D runs *unwrapped* with requires_grad off, so D's
   parameters neither accumulate gradients nor trigger an all-reduce for a step that
   does not update them.
@@ -69,16 +70,21 @@ class GanStep:
         cont = z[:, self.latent_dim - self.n_cont :] if self.n_cont else z[:, :0]
         return self.loss_cfg.info_weight * info_loss(cat_logits, codes, cont_pred, cont)
 
-    def d_step(self, real: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, stats: Stats) -> torch.Tensor:
-        G, D = unwrap(self.G), self.D
-        d_labels = labels if self.conditional else None
-        z, g_labels = self._latent(real.shape[0], labels, gen)
+    def _fake(self, n: int, labels: torch.Tensor, gen: torch.Generator, with_graph: bool):
+        z, g_labels = self._latent(n, labels, gen)
+        if with_graph:  # kept for the G step that follows (one G forward per iteration)
+            with self._autocast():
+                return self.G(z, g_labels).float(), z, g_labels
         with torch.no_grad(), self._autocast():
-            fake = G(z, g_labels)
-        fake = fake.float()
+            return unwrap(self.G)(z, g_labels).float(), z, g_labels
+
+    def d_step(self, real, labels, fake, z, g_labels, gen: torch.Generator, stats: Stats) -> torch.Tensor:
+        D = self.D
+        d_labels = labels if self.conditional else None
+        fake = fake.detach()
         with self._autocast():
             real_logits = D(real, d_labels).float()
-            fake_logits = D(fake, d_labels).float()
+            fake_logits = D(fake, g_labels if self.conditional else None).float()
             loss_d = self.loss.d_loss(real_logits, fake_logits)
         if self.loss.uses_gp:
             gp = gradient_penalty(D, real, fake, d_labels, generator=gen)
@@ -101,17 +107,15 @@ class GanStep:
         stats.report("d_acc_fake", (fake_logits <= thr).float())
         return loss_d
 
-    def g_step(self, labels: torch.Tensor, batch: int, gen: torch.Generator, stats: Stats) -> torch.Tensor:
+    def g_step(self, fake, z, g_labels, stats: Stats) -> torch.Tensor:
         D = unwrap(self.D)
-        z, g_labels = self._latent(batch, labels, gen)
         d_labels = g_labels if self.conditional else None
         _requires_grad(D, False)
         try:
             with self._autocast():
-                fake = self.G(z, g_labels)
                 loss_g = self.loss.g_loss(D(fake, d_labels).float())
             if self.info:
-                inf = self._info_term(D, fake.float(), g_labels, z)
+                inf = self._info_term(D, fake, g_labels, z)
                 stats.report("info_g", inf)
                 loss_g = loss_g + inf
             self.opt_g.zero_grad(set_to_none=True)
@@ -123,6 +127,13 @@ class GanStep:
         return loss_g
 
     def step(self, i: int, real: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, stats: Stats) -> None:
-        self.d_step(real, labels, gen, stats)
-        if (i + 1) % self.loss_cfg.n_critic == 0:
-            self.g_step(labels, real.shape[0], gen, stats)
+        n_critic = self.loss_cfg.n_critic
+        # With one D step per G step, the G step reuses this iteration's fakes (as the
+        # textbook DCGAN loop does): one G forward per iteration instead of two.
+        reuse = n_critic == 1
+        fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=reuse)
+        self.d_step(real, labels, fake, z, g_labels, gen, stats)
+        if (i + 1) % n_critic == 0:
+            if not reuse:
+                fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=True)
+            self.g_step(fake, z, g_labels, stats)
