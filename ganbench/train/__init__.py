@@ -38,6 +38,15 @@ def _validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
         raise ConfigError(
             f"preset {cfg.preset!r} trains on a folder of your images: add --set data.name=folder:/path/to/images"
         )
+    # Unknown names fail here, before an MLflow run or a Ray cluster is started for nothing.
+    from ganbench.losses import LOSSES
+    from ganbench.models import MODELS
+    from ganbench.optim import OPTIMIZERS
+
+    MODELS.get(cfg.model.name)
+    LOSSES.get(cfg.loss.name)
+    OPTIMIZERS.get(cfg.optim_g.name)
+    OPTIMIZERS.get(cfg.optim_d.name)
     t = cfg.train
     if t.epochs < 1:
         raise ConfigError(f"train.epochs must be >= 1, got {t.epochs}")

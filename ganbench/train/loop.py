@@ -89,7 +89,8 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None, 
 
         sink = MlflowSink(tracking)
         sink.set_tags({"ganbench.loader": loader.kind, "ganbench.device": str(device),
-                       "ganbench.world_size": session.world_size})
+                       "ganbench.world_size": session.world_size,
+                       "ganbench.amp": "bf16" if stepper.amp else "off"})
     if session.is_main:
         log.info("data: %s", loader.describe())
 
