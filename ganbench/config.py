@@ -78,6 +78,21 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    every: int = 0  # epochs between evaluations during training; 0 = no evaluation
+    backbone: str = "auto"  # auto | inception | a classifier backbone (see `ganbench presets`)
+    n_gen: int = 2000  # generated samples per evaluation
+    n_real: int = 0  # real images for the reference statistics; 0 = the whole split
+    real_split: str = ""  # split for the reference statistics; "" = the training split
+    fid_weights: Optional[str] = None  # path to pytorch-fid's pt_inception-2015-12-05 weights
+    kid_subsets: int = 50
+    kid_subset_size: int = 1000
+    metric: str = "fid"  # fid | kid: the number that picks the best checkpoint (lower is better)
+    seed: int = 0  # noise seed for the evaluation samples
+    cache_dir: Optional[str] = None  # real statistics + backbone cache; None: ~/.cache/ganbench
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     experiment: str = "ganbench"
     tracking_uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite in the cwd
@@ -94,6 +109,7 @@ class RunConfig:
     optim_g: OptimConfig = field(default_factory=OptimConfig)
     optim_d: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -231,6 +247,6 @@ def with_updates(cfg: RunConfig, **sections: dict) -> RunConfig:
 
 __all__ = [
     "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig", "TrackingConfig",
-    "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
+    "EvalConfig", "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
     "parse_overrides", "flatten", "with_updates", "replace",
 ]

@@ -52,6 +52,14 @@ class Session:
     def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
         return t
 
+    def all_gather(self, t: torch.Tensor) -> torch.Tensor:
+        """Concatenate `t` (any first-dim size) from all ranks, in rank order."""
+        return t
+
+    def broadcast_flag(self, flag: bool) -> bool:
+        """Rank 0's decision, on every rank (e.g. 'stop: this trial was pruned')."""
+        return flag
+
     def resume_dir(self) -> Optional[Path]:
         raise NotImplementedError
 
@@ -70,11 +78,17 @@ def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
 
 @dataclass
 class LocalSession(Session):
-    """Single process. Checkpoints go to `<out>/<run_name>/checkpoint_epoch_NNNN/`."""
+    """Single process. Checkpoints go to `<out>/<run_name>/checkpoint_epoch_NNNN/`.
+
+    Retention mirrors Ray Train's CheckpointConfig: the `keep` best by `score_key` (lower is
+    better; checkpoints without a score count as worst), or the `keep` latest when there is
+    no score, and always the latest one (it is what a resume needs).
+    """
 
     run_dir: Path = Path("runs/local")
     resume_from: Optional[str] = None
     keep: int = 3
+    score_key: Optional[str] = None
     device: torch.device = torch.device("cpu")
     reported: list[ReportedCheckpoint] = field(default_factory=list)
     rank: int = 0
@@ -95,9 +109,24 @@ class LocalSession(Session):
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
         self.reported.append(ReportedCheckpoint(str(dest), epoch, dict(metrics)))
-        while len(self.reported) > self.keep:
-            old = self.reported.pop(0)
-            shutil.rmtree(old.path, ignore_errors=True)
+        self._retain()
+
+    def _retain(self) -> None:
+        if len(self.reported) <= self.keep:
+            return
+        latest = self.reported[-1]
+
+        def rank_key(c: ReportedCheckpoint):
+            if not self.score_key:
+                return -c.epoch  # newest first
+            v = c.metrics.get(self.score_key, float("nan"))
+            return (0, v) if v == v else (1, -c.epoch)  # scored (ascending) before unscored
+
+        kept = sorted(self.reported, key=rank_key)[: self.keep]
+        for c in self.reported:
+            if c is not latest and c not in kept:
+                shutil.rmtree(c.path, ignore_errors=True)
+        self.reported = [c for c in self.reported if c is latest or c in kept]
 
 
 class RaySession(Session):
@@ -123,6 +152,28 @@ class RaySession(Session):
         if self.world_size > 1:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t
+
+    def all_gather(self, t: torch.Tensor) -> torch.Tensor:
+        if self.world_size == 1:
+            return t
+        # Ranks may hold different counts: gather the sizes, pad to the largest, trim.
+        t = t.to(self.device).contiguous()
+        n = torch.tensor([t.shape[0]], device=self.device)
+        sizes = [torch.zeros_like(n) for _ in range(self.world_size)]
+        dist.all_gather(sizes, n)
+        longest = int(max(s.item() for s in sizes))
+        padded = torch.zeros((longest, *t.shape[1:]), dtype=t.dtype, device=self.device)
+        padded[: t.shape[0]] = t
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(parts, padded)
+        return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes)]).cpu()
+
+    def broadcast_flag(self, flag: bool) -> bool:
+        if self.world_size == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.broadcast(t, src=0)
+        return bool(t.item())
 
     def resume_dir(self) -> Optional[Path]:
         import ray.train
@@ -161,6 +212,8 @@ class LaunchSpec:
     resume_from: Optional[str]
     keep: int
     max_failures: int = 0
+    score_key: Optional[str] = None  # lower is better; None keeps the latest checkpoints
+    trial: Optional[dict] = None  # Optuna trial spec for in-run pruning
 
 
 def _worker_entry(loop_config: dict) -> dict:
@@ -170,7 +223,8 @@ def _worker_entry(loop_config: dict) -> dict:
 
     cfg = from_yaml(loop_config["config_yaml"])
     session = RaySession(resume_from=loop_config.get("resume_from"))
-    return run_loop(cfg, session, tracking=loop_config.get("tracking"), show_progress=loop_config.get("progress", False))
+    return run_loop(cfg, session, tracking=loop_config.get("tracking"),
+                    show_progress=loop_config.get("progress", False), trial=loop_config.get("trial"))
 
 
 def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict], show_progress: bool = False) -> dict:
@@ -191,12 +245,16 @@ def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict], show_p
     trainer = TorchTrainer(
         _worker_entry,
         train_loop_config={"config_yaml": cfg_yaml, "resume_from": spec.resume_from, "tracking": tracking,
-                           "progress": show_progress},
+                           "progress": show_progress, "trial": spec.trial},
         scaling_config=ScalingConfig(num_workers=spec.workers, use_gpu=spec.gpu),
         run_config=RunConfig(
             name=run_dir.name,
             storage_path=str(run_dir.parent),
-            checkpoint_config=CheckpointConfig(num_to_keep=spec.keep),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=spec.keep,
+                checkpoint_score_attribute=spec.score_key,
+                checkpoint_score_order="min",
+            ),
             failure_config=FailureConfig(max_failures=spec.max_failures),
         ),
     )

@@ -8,6 +8,7 @@ checkpoints.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import sys
 import time
@@ -64,15 +65,33 @@ def _validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
         raise ConfigError("--gpu was given but no CUDA device is visible; drop --gpu to train on CPU")
 
 
-def _pick(checkpoints: list[dict]) -> tuple[Optional[str], Optional[str]]:
-    """(best, last). Until an image-quality metric is reported, best is the last one."""
+def _pick(checkpoints: list[dict], score_key: Optional[str]) -> tuple[Optional[str], Optional[str], Optional[float]]:
+    """(best, last, best score). Best is the lowest score_key (FID/KID); with no evaluation
+    it is the last checkpoint."""
     if not checkpoints:
-        return None, None
+        return None, None, None
     ordered = sorted(checkpoints, key=lambda c: c["epoch"] or 0)
     last = ordered[-1]["path"]
-    scored = [c for c in ordered if "fid" in (c.get("metrics") or {})]
-    best = min(scored, key=lambda c: c["metrics"]["fid"])["path"] if scored else last
-    return best, last
+    scored = [c for c in ordered if score_key and math.isfinite((c.get("metrics") or {}).get(score_key, math.nan))]
+    if not scored:
+        return last, last, None
+    best = min(scored, key=lambda c: c["metrics"][score_key])
+    return best["path"], last, best["metrics"][score_key]
+
+
+def resolve_eval(cfg: RunConfig) -> tuple[RunConfig, Optional[str]]:
+    """Pick the evaluation backbone once, in the driver (an `auto` backbone becomes a name;
+    a classifier backbone is trained and cached here, not by every worker at once)."""
+    if not cfg.eval.every:
+        return cfg, None
+    from ganbench.config import with_updates
+    from ganbench.metrics import metric_key, resolve_backbone
+
+    if cfg.eval.every < 0:
+        raise ConfigError(f"eval.every must be >= 0 (epochs; 0 = no evaluation), got {cfg.eval.every}")
+    backbone = resolve_backbone(cfg.eval, cfg.data)
+    cfg = with_updates(cfg, eval={"backbone": backbone.name})
+    return cfg, metric_key(cfg.eval, backbone.name)
 
 
 def train(
@@ -85,12 +104,17 @@ def train(
     track: bool = True,
     max_failures: int = 0,
     progress: Optional[bool] = None,
+    trial: Optional[dict] = None,
+    tags: Optional[dict] = None,
 ) -> dict:
     """Train `cfg`; returns run_id, best/last checkpoint paths and the final metrics.
 
     progress: draw a progress bar (default: when stderr is a terminal; epoch log lines always).
+    trial: an Optuna trial spec: evaluations are reported to it and it may prune the run.
+    tags: extra MLflow tags (e.g. mlflow.parentRunId for a tuning trial).
     """
     _validate(cfg, workers, gpu)
+    cfg, score_key = resolve_eval(cfg)
     if progress is None:
         progress = sys.stderr.isatty()
     run_name = run_name_for(cfg)
@@ -102,28 +126,34 @@ def train(
     if track:
         handle = _resume_handle(resume, cfg) or trk.start_run(
             cfg, extra_params={"launch.workers": workers, "launch.gpu": gpu},
-            tags={"ganbench.run_dir": str(run_dir), **({"ganbench.resumed_from": resume} if resume else {})},
+            tags={"ganbench.run_dir": str(run_dir), **(tags or {}),
+                  **({"ganbench.resumed_from": resume} if resume else {})},
         )
     status = "FAILED"
     try:
         if workers == 0:
             device = torch.device("cuda") if gpu else torch.device("cpu")
-            session = LocalSession(run_dir=run_dir, resume_from=resume, keep=cfg.train.keep_checkpoints, device=device)
-            summary = run_loop(cfg, session, tracking=handle, show_progress=progress)
+            session = LocalSession(run_dir=run_dir, resume_from=resume, keep=cfg.train.keep_checkpoints,
+                                   score_key=score_key, device=device)
+            summary = run_loop(cfg, session, tracking=handle, show_progress=progress, trial=trial)
             summary["checkpoints"] = [{"path": c.path, "epoch": c.epoch, "metrics": c.metrics} for c in session.reported]
         else:
             spec = LaunchSpec(workers=workers, gpu=gpu, run_dir=run_dir, resume_from=resume,
-                              keep=cfg.train.keep_checkpoints, max_failures=max_failures)
+                              keep=cfg.train.keep_checkpoints, max_failures=max_failures,
+                              score_key=score_key, trial=trial)
             summary = launch_ray(to_yaml(cfg), spec, handle, show_progress=progress)
         raise_if_diverged(summary)
-        best, last = _pick(summary.get("checkpoints", []))
+        best, last, best_score = _pick(summary.get("checkpoints", []), score_key)
         if handle and best and cfg.tracking.log_checkpoint:
             trk.MlflowSink(handle).log_artifact(best, "checkpoints/best")
+        if handle and best_score is not None:
+            trk.MlflowSink(handle).log_metrics({f"best_{score_key}": best_score}, step=0)
         status = "FINISHED"
     finally:
         if handle:
-            tags = {"ganbench.best_checkpoint": best, "ganbench.last_checkpoint": last} if status == "FINISHED" else {}
-            trk.finish_run(handle, status, tags)
+            end_tags = {"ganbench.best_checkpoint": best, "ganbench.last_checkpoint": last,
+                        "ganbench.status": summary.get("status")} if status == "FINISHED" else {}
+            trk.finish_run(handle, status, end_tags)
     result = {
         "run_id": handle["run_id"] if handle else None,
         "tracking_uri": handle["tracking_uri"] if handle else None,
@@ -131,6 +161,9 @@ def train(
         "best_checkpoint": best,
         "last_checkpoint": last,
         "final_metrics": summary.get("final_metrics", {}),
+        "status": summary.get("status"),
+        "score_key": score_key,
+        "best_score": best_score,
         "loader": summary.get("loader"),
         "device": summary.get("device"),
         "workers": workers,

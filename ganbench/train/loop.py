@@ -26,8 +26,9 @@ from ganbench.losses import LOSSES, validate_loss_config
 from ganbench.models import build_models
 from ganbench.optim import build_optimizer
 from ganbench.train.checkpoint import load_checkpoint, save_checkpoint
-from ganbench.train.monitor import plot_curves, save_grid
+from ganbench.train.monitor import plot_curves, plot_metric, save_grid
 from ganbench.train.progress import progress
+from ganbench.train.pruning import make_reporter
 from ganbench.train.stats import Stats
 from ganbench.train.steps import GanStep
 
@@ -61,46 +62,62 @@ def build_stepper(cfg: RunConfig, session: Session, image_shape, num_classes: in
     return models, step
 
 
-def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None, show_progress: bool = False) -> dict:
-    """Train `cfg` in this process as `session.rank`; returns a summary (rank 0's is used)."""
+def _restore(resume: Path, models, stepper, device) -> tuple[int, int, list]:
+    _, state = load_checkpoint(resume, map_location=device)
+    models.G.load_state_dict(state["G"])
+    models.D.load_state_dict(state["D"])
+    stepper.opt_g.load_state_dict(state["opt_g"])
+    stepper.opt_d.load_state_dict(state["opt_d"])
+    return int(state["epoch"]), int(state["step"]), list(state.get("history", []))
+
+
+def _make_evaluator(cfg: RunConfig, session: Session):
+    """(evaluator, score key) when `eval.every` asks for evaluation during training."""
+    if not cfg.eval.every:
+        return None, None
+    from ganbench.metrics import Evaluator, metric_key
+
+    ev = Evaluator(cfg.eval, cfg.data, session.device, rank=session.rank,
+                   world_size=session.world_size, gather=session.all_gather)
+    return ev, metric_key(cfg.eval, ev.backbone.name)
+
+
+def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
+             show_progress: bool = False, trial: Optional[dict] = None) -> dict:
+    """Train `cfg` in this process as `session.rank`; returns a summary (rank 0's is used).
+
+    trial: an Optuna trial spec (see ganbench/train/pruning.py) to report evaluations to.
+    """
     device = session.device
     loader = build_loader(cfg.data, rank=session.rank, world_size=session.world_size, seed=cfg.train.seed, device=device)
     models, stepper = build_stepper(cfg, session, loader.image_shape, loader.num_classes)
+    evaluator, score_key = _make_evaluator(cfg, session)
 
     start_epoch, global_step, history = 0, 0, []
     resume = session.resume_dir()
     if resume is not None:
-        _, state = load_checkpoint(resume, map_location=device)
-        models.G.load_state_dict(state["G"])
-        models.D.load_state_dict(state["D"])
-        stepper.opt_g.load_state_dict(state["opt_g"])
-        stepper.opt_d.load_state_dict(state["opt_d"])
-        start_epoch, global_step = int(state["epoch"]), int(state["step"])
-        history = list(state.get("history", []))
+        start_epoch, global_step, history = _restore(resume, models, stepper, device)
         if session.is_main:
             log.info("resumed from %s at epoch %d", resume, start_epoch)
-
     stepper.G = session.wrap(models.G)
     stepper.D = session.wrap(models.D)
 
-    sink = None
-    if session.is_main and tracking:
-        from ganbench.tracking import MlflowSink
-
-        sink = MlflowSink(tracking)
-        sink.set_tags({"ganbench.loader": loader.kind, "ganbench.device": str(device),
-                       "ganbench.world_size": session.world_size,
-                       "ganbench.amp": "bf16" if stepper.amp else "off"})
+    sink = reporter = None
     if session.is_main:
         log.info("data: %s", loader.describe())
+        reporter = make_reporter(trial)
+        if tracking:
+            from ganbench.tracking import MlflowSink
+
+            sink = MlflowSink(tracking)
+            sink.set_tags({"ganbench.loader": loader.kind, "ganbench.device": str(device),
+                           "ganbench.world_size": session.world_size,
+                           "ganbench.amp": "bf16" if stepper.amp else "off"})
 
     # Fixed noise for the per-epoch grid: the same images every epoch show progress.
     n_grid = cfg.train.sample_grid
-    fixed_gen = _generator(device, cfg.train.seed + 12345)
-    fixed_z = torch.randn(n_grid, models.latent_dim, generator=fixed_gen, device=device)
-    fixed_labels = None
-    if models.num_classes:
-        fixed_labels = torch.arange(n_grid, device=device) % models.num_classes
+    fixed_z = torch.randn(n_grid, models.latent_dim, generator=_generator(device, cfg.train.seed + 12345), device=device)
+    fixed_labels = torch.arange(n_grid, device=device) % models.num_classes if models.num_classes else None
 
     stats = Stats()
     steps_per_epoch = len(loader)
@@ -108,23 +125,23 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None, 
         steps_per_epoch = min(steps_per_epoch, cfg.train.max_steps_per_epoch)
     work = Path(tempfile.mkdtemp(prefix="ganbench-"))
     last_metrics: dict = {}
-
+    status = "finished"
     try:
         for epoch in range(start_epoch, cfg.train.epochs):
             loader.set_epoch(epoch)
             gen = _generator(device, epoch_seed(cfg.train.seed, epoch, session.rank))
             models.G.train()
             models.D.train()
-            t0 = time.perf_counter()
-            n_images = 0
-            bar = progress(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", enabled=session.is_main and show_progress)
+            bar = progress(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+                           enabled=session.is_main and show_progress)
+            t0, n_images = time.perf_counter(), 0
             for i, (real, labels) in enumerate(loader):
                 if i >= steps_per_epoch:
                     break
                 stepper.step(i, real, labels, gen, stats)
                 n_images += real.shape[0]
                 global_step += 1
-                if session.is_main and (i % 10 == 0 or i == steps_per_epoch - 1):
+                if i % 10 == 0:
                     bar.set_postfix(loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"), refresh=False)
                 bar.update(1)
             bar.close()
@@ -145,37 +162,66 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None, 
                 if sink:
                     sink.set_tags({"ganbench.status": "diverged", "ganbench.error": msg})
                 return {"status": "diverged", "message": msg, "epoch": epoch + 1, "history": history}
+
+            last_epoch = epoch + 1 == cfg.train.epochs
+            evaluated = evaluator is not None and (last_epoch or (epoch + 1) % cfg.eval.every == 0)
+            if evaluated:
+                # All ranks generate and extract features; rank 0 gets the numbers.
+                em, protocol = evaluator.evaluate(models)
+                metrics.update(em)
+                if sink and em:
+                    sink.set_tags({f"ganbench.eval.{k}": v for k, v in protocol.items()})
             history.append(metrics)
             last_metrics = metrics
 
             if session.is_main:
-                log.info("epoch %d: %s", epoch + 1, _fmt(metrics))
+                log.info("epoch %d: %s", epoch + 1, _fmt(metrics, score_key))
                 grid = _sample_grid(models.G, fixed_z, fixed_labels, work / f"samples_epoch_{epoch + 1:04d}.png")
                 curves = plot_curves(history, work / "loss_curves.png", title=cfg.preset)
                 if sink:
                     sink.log_metrics(metrics, step=epoch + 1)
                     sink.log_artifact(grid, "samples")
                     sink.log_artifact(curves, "plots")
+                    if evaluated:
+                        sink.log_artifact(plot_metric(history, score_key, work / f"{score_key}_curve.png"), "plots")
 
-            last_epoch = epoch + 1 == cfg.train.epochs
             ckpt_dir = None
-            if last_epoch or (epoch + 1) % cfg.train.checkpoint_every == 0:
+            if last_epoch or evaluated or (epoch + 1) % cfg.train.checkpoint_every == 0:
                 ckpt_dir = work / f"ckpt_{epoch + 1:04d}"
                 if session.is_main:
-                    save_checkpoint(ckpt_dir, cfg, {
-                        "G": models.G.state_dict(), "D": models.D.state_dict(),
-                        "opt_g": stepper.opt_g.state_dict(), "opt_d": stepper.opt_d.state_dict(),
-                        "epoch": epoch + 1, "step": global_step, "history": history,
-                        "num_classes": models.num_classes, "image_shape": list(loader.image_shape),
-                        "mlflow_run_id": (tracking or {}).get("run_id", ""),
-                    }, metrics)
-            session.report(metrics, epoch + 1, ckpt_dir)
+                    save_checkpoint(ckpt_dir, cfg, _state(models, stepper, loader, epoch + 1, global_step,
+                                                          history, tracking), metrics)
+            report = dict(metrics)
+            if score_key:
+                # Checkpoints without a score sort last in retention (NaN): they exist for
+                # resumption only; the best-by-score ones are kept.
+                report.setdefault(score_key, float("nan"))
+            session.report(report, epoch + 1, ckpt_dir)
+
+            stop = False
+            if evaluated and reporter is not None and score_key in metrics:
+                stop = reporter.report(metrics[score_key], epoch + 1)
+            if trial is not None and evaluated and session.broadcast_flag(stop):
+                status = "pruned"
+                if session.is_main:
+                    log.info("trial pruned at epoch %d (%s=%.4g)", epoch + 1, score_key, metrics[score_key])
+                break
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    return {"status": "finished", "final_metrics": last_metrics, "history": history,
+    return {"status": status, "final_metrics": last_metrics, "history": history, "score_key": score_key,
             "loader": loader.kind, "device": str(device), "world_size": session.world_size,
             "data": loader.describe()}
+
+
+def _state(models, stepper, loader, epoch: int, step: int, history: list, tracking: Optional[dict]) -> dict:
+    return {
+        "G": models.G.state_dict(), "D": models.D.state_dict(),
+        "opt_g": stepper.opt_g.state_dict(), "opt_d": stepper.opt_d.state_dict(),
+        "epoch": epoch, "step": step, "history": history,
+        "num_classes": models.num_classes, "image_shape": list(loader.image_shape),
+        "mlflow_run_id": (tracking or {}).get("run_id", ""),
+    }
 
 
 @torch.no_grad()
@@ -187,9 +233,9 @@ def _sample_grid(G, z, labels, path: Path) -> Path:
     return save_grid(images, path)
 
 
-def _fmt(m: dict) -> str:
-    keys = ("loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "epoch_time_s")
-    return " ".join(f"{k}={m[k]:.4g}" for k in keys if k in m)
+def _fmt(m: dict, score_key: Optional[str] = None) -> str:
+    keys = ("loss_d", "loss_g", "d_real", "d_fake", score_key, "images_per_s", "epoch_time_s")
+    return " ".join(f"{k}={m[k]:.4g}" for k in keys if k and k in m)
 
 
 def raise_if_diverged(summary: dict) -> None:

@@ -40,3 +40,27 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def plot_metric(history: list[dict], key: str, path: Path) -> Path:
+    """One evaluation metric (e.g. fid2k_digitscnn) over epochs, best point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(h["epoch"], h[key]) for h in history if key in h]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    if pts:
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, marker="o", ms=4)
+        best = min(pts, key=lambda p: p[1])
+        ax.scatter([best[0]], [best[1]], s=80, facecolors="none", edgecolors="red", label=f"best {best[1]:.3g} @ {best[0]}")
+        ax.legend()
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(f"{key} (lower is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
