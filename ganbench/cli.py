@@ -194,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override the preset for every trial, e.g. --set train.epochs=10 --set eval.every=2")
     tu.set_defaults(func=cmd_tune)
 
+    from ganbench.metrics.cli import add_fid_parser
+
+    add_fid_parser(sub)
+
     pr = sub.add_parser("presets", help="list presets, models, losses and datasets",
                         description="List what can be trained; --show NAME prints a preset's full config.")
     pr.add_argument("--show", metavar="NAME", help="print one preset's resolved config as YAML")

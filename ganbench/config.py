@@ -81,7 +81,7 @@ class TrainConfig:
 class EvalConfig:
     every: int = 0  # epochs between evaluations during training; 0 = no evaluation
     backbone: str = "auto"  # auto | inception | a classifier backbone (see `ganbench presets`)
-    n_gen: int = 2000  # generated samples per evaluation
+    n_gen: int = 5000  # generated samples per evaluation (FID needs more than the feature dim: 2048 for Inception)
     n_real: int = 0  # real images for the reference statistics; 0 = the whole split
     real_split: str = ""  # split for the reference statistics; "" = the training split
     fid_weights: Optional[str] = None  # path to pytorch-fid's pt_inception-2015-12-05 weights

@@ -30,6 +30,7 @@ class Backbone:
     resize: str = "none"
     quantize: str = "uint8"
     num_classes: int = 0  # > 0: a classifier, probs() works
+    choice: str = "requested"  # or why `auto` picked it; recorded in the protocol
     batch_size: int = 256
     input_shape: Optional[tuple[int, int, int]] = None  # (C, H, W) it requires; None = any
 
@@ -73,9 +74,23 @@ class Backbone:
     def describe(self) -> dict:
         """The backbone's part of a metric's protocol (flat, JSON-able)."""
         return {"backbone": self.name, "weights_hash": self.weights_hash, "feature_dim": self.dim,
-                "resize": self.resize, "quantize": self.quantize}
+                "resize": self.resize, "quantize": self.quantize, "backbone_choice": self.choice}
 
 
 # name -> factory(eval_cfg, data_cfg or None, device) -> Backbone
 BackboneFactory = Callable[[EvalConfig, Optional[DataConfig], torch.device], Backbone]
 BACKBONES: Registry[BackboneFactory] = Registry("backbone")
+
+
+def embed_batches(backbone: Backbone, batches) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Run an iterable of image batches through the backbone -> (features, probs or None)."""
+    feats, probs = [], []
+    for x in batches:
+        f, p = backbone.embed(x)
+        feats.append(f)
+        if p is not None:
+            probs.append(p)
+    f = torch.cat(feats) if feats else torch.empty(0, backbone.dim)
+    if backbone.num_classes:
+        return f, torch.cat(probs) if probs else torch.empty(0, backbone.num_classes)
+    return f, None

@@ -7,6 +7,7 @@ The formula and its numerical guards are pytorch-fid's `calculate_frechet_distan
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 from scipy import linalg
@@ -36,6 +37,14 @@ def stats_from_features(feats) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0), np.cov(x, rowvar=False)
 
 
+def _sqrtm(a: np.ndarray) -> np.ndarray:
+    # pytorch-fid passes disp=False, which SciPy >= 1.16 deprecates (the result is the same).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        out = linalg.sqrtm(a)
+    return out[0] if isinstance(out, tuple) else out
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -43,12 +52,12 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         raise ConfigError(f"statistics do not match: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} "
                           f"vs {sigma2.shape} (were both computed with the same backbone?)")
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    covmean = _sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         # pytorch-fid's fix for a (nearly) singular product: nudge both diagonals.
         log.warning("fid: singular covariance product; adding %g to the diagonals (as pytorch-fid does)", eps)
         offset = np.eye(sigma1.shape[0]) * eps
-        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
     if np.iscomplexobj(covmean):
         # Round-off gives a tiny imaginary part; a large one means the input is broken.
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):

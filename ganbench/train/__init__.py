@@ -85,11 +85,13 @@ def resolve_eval(cfg: RunConfig) -> tuple[RunConfig, Optional[str]]:
     if not cfg.eval.every:
         return cfg, None
     from ganbench.config import with_updates
-    from ganbench.metrics import metric_key, resolve_backbone
+    from ganbench.metrics import check_eval_config, metric_key, resolve_backbone
 
     if cfg.eval.every < 0:
         raise ConfigError(f"eval.every must be >= 0 (epochs; 0 = no evaluation), got {cfg.eval.every}")
+    check_eval_config(cfg.eval)
     backbone = resolve_backbone(cfg.eval, cfg.data)
+    check_eval_config(cfg.eval, backbone)  # e.g. FID samples vs feature dimension, before workers start
     cfg = with_updates(cfg, eval={"backbone": backbone.name})
     return cfg, metric_key(cfg.eval, backbone.name)
 

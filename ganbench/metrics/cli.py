@@ -1,0 +1,95 @@
+"""`ganbench fid SOURCE_A SOURCE_B`: the metrics of two sources, as one JSON line.
+
+Wired into ganbench/cli.py with `add_fid_parser(sub)`. stdout's last line is the JSON
+{"metrics": {...}, "protocol": {...}}; logs go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import textwrap
+
+from ganbench.errors import ConfigError
+
+log = logging.getLogger("ganbench.metrics")
+
+EPILOG = textwrap.dedent(
+    """\
+    sources (A is scored against the reference B):
+      CHECKPOINT_DIR      a checkpoint folder: --n images are sampled (eval-mode G, seed eval.seed)
+      IMAGE_DIR           a folder of jpg/png/webp images (searched recursively)
+      FILE.npy            float images (N, C, H, W) in [-1, 1], e.g. from `ganbench sample --out x.npy`
+      FILE.npz            statistics: mu, sigma [, features] (--save-stats, pytorch-fid --save-stats,
+                          or a file from ganbench's cache under ~/.cache/ganbench/stats)
+
+    backbones (--backbone; default eval.backbone=auto):
+      inception           pytorch-fid's FID Inception (comparable to published FIDs); needs its weights
+                          file (the error message says where to put it; or --set eval.fid_weights=PATH)
+      digitscnn, mnistcnn, fashionmnistcnn, cifar10cnn, foldercnn
+                          a small CNN trained on that dataset (offline, cached); needs the dataset:
+                          --data NAME, else taken from a checkpoint source or a ganbench stats file
+      auto                inception if its weights are found, else the dataset's CNN (with a warning)
+
+    examples:
+      ganbench fid runs/x/checkpoint_epoch_0005 ~/.cache/ganbench/stats/digits-...npz
+      ganbench fid samples.npy real.npy --data digits --set eval.kid_subset_size=500
+      ganbench fid fake_imgs/ real_imgs/ --backbone inception --set eval.fid_weights=~/pt_inception.pth
+      ganbench fid real_imgs/ real_imgs/ --backbone inception --save-stats real_stats.npz
+
+    FID needs more samples than feature dimensions (2048 for inception, 128 for the CNNs);
+    below that only KID is reported. The last stdout line is JSON: metrics and the protocol
+    (backbone, weights hash, resize, counts, seed, tool).
+    """
+)
+
+_ALLOWED = ("eval", "data")
+
+
+def cmd_fid(args) -> int:
+    from ganbench import config as C
+    from ganbench.metrics.sources import evaluate_sources
+
+    overrides = C.parse_overrides(args.set)
+    bad = sorted(set(overrides) - set(_ALLOWED))
+    if bad:
+        raise ConfigError(f"ganbench fid: --set takes eval.* and data.* keys only, got {', '.join(bad)}.*")
+    cfg = C.merge(C.RunConfig(), overrides)  # type-checks every key
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    metrics, protocol = evaluate_sources(args.source_a, args.source_b, backbone=args.backbone, n=args.n,
+                                         data=args.data, eval_cfg=cfg.eval, device=device,
+                                         save_stats_to=args.save_stats, data_overrides=overrides.get("data"))
+    for k, v in metrics.items():
+        log.info("%s = %.6g", k, v)
+    print(json.dumps({"metrics": metrics, "protocol": protocol}, default=str), flush=True)
+    return 0
+
+
+def add_fid_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "fid", help="FID/KID between two sources (checkpoint, image folder, .npy, statistics .npz)",
+        description="Compute FID and KID (plus classifier score and class coverage for classifier backbones) "
+                    "of SOURCE_A against SOURCE_B, with the protocol recorded.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source_a", metavar="SOURCE_A", help="the set being scored (see sources below)")
+    p.add_argument("source_b", metavar="SOURCE_B", help="the reference set (see sources below)")
+    p.add_argument("--backbone", default=None, metavar="NAME",
+                   help="feature network: auto, inception, digitscnn, mnistcnn, ... (default: eval.backbone)")
+    p.add_argument("--n", type=int, default=None, metavar="N",
+                   help="images sampled from a checkpoint source (default eval.n_gen = 2000); "
+                        "for image sources, use only the first N")
+    p.add_argument("--data", default=None, metavar="DATASET",
+                   help="dataset a classifier backbone is trained on (digits, mnist, folder:PATH, ...); "
+                        "resolution/channels follow the .npy images unless set with --set data.*")
+    p.add_argument("--save-stats", default=None, metavar="PATH_A.npz",
+                   help="also write SOURCE_A's statistics (mu, sigma, features; readable by pytorch-fid)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="eval.* or data.* setting, e.g. --set eval.kid_subsets=100 --set data.root=~/mnist "
+                        "(repeatable)")
+    p.set_defaults(func=cmd_fid)
+    return p

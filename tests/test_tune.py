@@ -1,0 +1,87 @@
+"""A small Optuna study on `debug`: trials are Ray Train runs, one trial fails, the study
+completes, resumes to 5 trials under the same name, and every trial is an MLflow run
+nested under the study's parent run."""
+from __future__ import annotations
+
+import optuna
+import pytest
+import ray
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
+
+import tuning.study as study_mod
+from ganbench.errors import ConfigError, DataError
+from tuning import TuneSpec, run_study
+
+pytestmark = pytest.mark.ray
+
+SETS = ("train.epochs=2", "eval.every=1", "eval.n_gen=300", "eval.kid_subset_size=100", "eval.kid_subsets=10",
+        "eval.backbone=digitscnn")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_study_survives_a_failed_trial_resumes_and_nests_runs(tmp_path, monkeypatch):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    real_train = study_mod.train
+
+    def flaky_train(cfg, **kw):
+        if cfg.tracking.run_name.endswith("trial001"):
+            raise DataError("simulated: the dataset vanished mid-trial")
+        return real_train(cfg, **kw)
+
+    monkeypatch.setattr(study_mod, "train", flaky_train)
+    spec = TuneSpec(preset="debug", trials=3, study="t", storage=storage, workers=1, pruner="median",
+                    out=str(tmp_path / "runs"), overrides=SETS)
+    s1 = run_study(spec)
+    assert s1["study"] == "t" and s1["storage"] == storage
+    assert s1["n_trials"].get("FAIL") == 1
+    assert sum(s1["n_trials"].values()) == 3
+    assert s1["best_value"] is not None and s1["best_params"] is not None
+    assert s1["default_value"] is not None  # trial 0 is the preset's own config
+    assert s1["score_key"] == "fid300_digitscnn"
+
+    monkeypatch.setattr(study_mod, "train", real_train)
+    s2 = run_study(TuneSpec(**{**spec.__dict__, "trials": 5}))
+    assert sum(s2["n_trials"].values()) == 5
+    assert s2["parent_run_id"] == s1["parent_run_id"]  # same study, same parent run
+
+    study = optuna.load_study(study_name="t", storage=storage)
+    assert len(study.trials) == 5
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    children = client.search_runs(
+        [client.get_run(s2["parent_run_id"]).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{s2['parent_run_id']}'")
+    # the failed trial's run never started training; every other trial has its nested run
+    assert len(children) == 4
+    best = client.get_run(s2["best_run_id"])
+    assert best.data.tags["mlflow.parentRunId"] == s2["parent_run_id"]
+    assert "fid300_digitscnn" in best.data.metrics
+    parent_arts = {a.path for a in client.list_artifacts(s2["parent_run_id"])}
+    assert "study_summary.json" in parent_arts and "plots" in parent_arts
+    for t in study.trials:
+        if t.state == TrialState.COMPLETE:
+            assert t.intermediate_values, "each evaluation is reported to the trial"
+
+
+def test_stale_running_trials_are_failed_on_resume(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="minimize")
+    study.ask()  # a trial a dead driver left RUNNING
+    assert study_mod._fail_stale(study) == 1
+    assert study.trials[0].state == TrialState.FAIL
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"trials": 0}, "--trials"), ({"parallel": 0}, "--parallel"), ({"workers": 0}, "--workers"),
+    ({"pruner": "sometimes"}, "pruner"), ({"storage": "notadb://x"}, "Optuna storage"),
+    ({"preset": "nope"}, "unknown preset"),
+])
+def test_bad_tune_arguments(tmp_path, kw, needle):
+    with pytest.raises(ConfigError, match=needle):
+        run_study(TuneSpec(**{"preset": "debug", "out": str(tmp_path), **kw}))
