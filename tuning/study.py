@@ -82,8 +82,8 @@ def _fail_stale(study: optuna.Study) -> int:
     """Trials left RUNNING by a driver that died: mark them FAIL so the study can go on."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         study._storage.set_trial_user_attr(t._trial_id, "fail_reason", "driver stopped while running")
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
     if stale:
         log.warning("marked %d trial(s) left running by an earlier driver as FAIL", len(stale))
     return len(stale)

@@ -80,7 +80,7 @@ def add_fid_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--backbone", default=None, metavar="NAME",
                    help="feature network: auto, inception, digitscnn, mnistcnn, ... (default: eval.backbone)")
     p.add_argument("--n", type=int, default=None, metavar="N",
-                   help="images sampled from a checkpoint source (default eval.n_gen = 2000); "
+                   help="images sampled from a checkpoint source (default eval.n_gen); "
                         "for image sources, use only the first N")
     p.add_argument("--data", default=None, metavar="DATASET",
                    help="dataset a classifier backbone is trained on (digits, mnist, folder:PATH, ...); "
