@@ -41,6 +41,7 @@ def digits_dcgan() -> RunConfig:
         model=ModelConfig(name="dcgan", latent_dim=64, ngf=32, ndf=32),
         optim_g=ADAM_DCGAN, optim_d=ADAM_DCGAN,
         train=TrainConfig(epochs=30, checkpoint_every=5),
+        eval=EvalConfig(every=5, n_gen=2000),
     )
 
 

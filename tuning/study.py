@@ -149,9 +149,16 @@ def run_study(spec: TuneSpec) -> dict:
             if not ray.is_initialized():
                 ray.init(include_dashboard=False, configure_logging=False)
             log.info("study %s: %d finished, running %d more (%d at a time)", name, done, remaining, spec.parallel)
-            study.optimize(make_objective(spec, study, base, parent, storage), n_trials=remaining,
-                           n_jobs=spec.parallel, timeout=spec.timeout, catch=(Exception,),
-                           show_progress_bar=False)
+            objective = make_objective(spec, study, base, parent, storage)
+            if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                # The enqueued baseline runs alone first: parallel workers would race for the
+                # one waiting trial (SQLite has no row locks), and it is the yardstick the
+                # pruner compares the others with.
+                study.optimize(objective, n_trials=1, n_jobs=1, timeout=spec.timeout, catch=(Exception,))
+                remaining -= 1
+            if remaining:
+                study.optimize(objective, n_trials=remaining, n_jobs=spec.parallel, timeout=spec.timeout,
+                               catch=(Exception,), show_progress_bar=False)
         summary = summarize(study, storage)
         log_summary(parent, study, summary)
         status = "FINISHED"

@@ -1,0 +1,33 @@
+"""Metadata inside the ONNX file (`metadata_props`), so a model file alone says what it is.
+
+ONNX metadata is string -> string; every value is stored JSON-encoded, so `read_metadata`
+gives back exactly the types that went in (ints, lists, nested eval-protocol dicts)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+
+# How the server (and anyone else) must draw noise to reproduce a sample from its seed.
+NOISE_RECIPE = "np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)"
+
+
+def set_metadata(model: onnx.ModelProto, meta: dict) -> None:
+    keep = [p for p in model.metadata_props if p.key not in meta]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=json.dumps(value, sort_keys=True, default=str))
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata of an ONNX file as a dict (weights are not loaded)."""
+    model = onnx.load(str(path), load_external_data=False)
+    out = {}
+    for p in model.metadata_props:
+        try:
+            out[p.key] = json.loads(p.value)
+        except json.JSONDecodeError:  # written by another tool: keep the raw string
+            out[p.key] = p.value
+    return out

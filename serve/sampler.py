@@ -1,0 +1,124 @@
+"""`OnnxSampler.sample(n, seed, labels) -> np.ndarray`: the whole model side of serving,
+testable without HTTP or Ray (design practice 10: routes only validate and hand over).
+
+Noise comes from numpy, never from the caller or from torch:
+`np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)` (the recipe
+is also in the model's metadata), so the same seed gives the same bytes on any replica."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.export.metadata import read_metadata
+
+log = logging.getLogger("ganbench.serve")
+REQUIRED = ("latent_dim", "image_shape", "num_classes", "conditional")
+
+
+class SampleError(GanbenchError):
+    """A request this model cannot answer (bad n or labels): the client's to fix (HTTP 422)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request's inputs, ready for onnxruntime; many jobs can share one batched call."""
+    z: np.ndarray  # float32 (n, latent_dim)
+    labels: Optional[np.ndarray]  # int64 (n,) for conditional models
+
+    @property
+    def n(self) -> int:
+        return len(self.z)
+
+
+def fetch_model(model: str) -> Path:
+    """A local path, or an MLflow URI (models:/NAME/VERSION, runs:/ID/onnx) downloaded here."""
+    if ":/" in model and not Path(model).exists():
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
+        return local / "model.onnx" if local.is_dir() else local
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"no ONNX model at {model} (export one with `ganbench export ... --out FILE.onnx`)")
+    return path
+
+
+def pick_providers(gpu: bool) -> tuple[list[str], Optional[str]]:
+    """CUDA only when a GPU was asked for and this onnxruntime build has it; say why not."""
+    import onnxruntime as ort
+
+    if not gpu:
+        return ["CPUExecutionProvider"], None
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"], None
+    note = "GPU requested but this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu): using CPU"
+    log.warning(note)
+    return ["CPUExecutionProvider"], note
+
+
+class OnnxSampler:
+    def __init__(self, model: str | Path, *, max_n: int = 256, gpu: bool = False, threads: int = 0):
+        import onnxruntime as ort
+
+        self.path = fetch_model(str(model))
+        self.metadata = read_metadata(self.path)
+        missing = [k for k in REQUIRED if k not in self.metadata]
+        if missing:
+            raise ConfigError(f"{self.path} lacks metadata {missing}: export it with `ganbench export`")
+        self.latent_dim = int(self.metadata["latent_dim"])
+        self.num_classes = int(self.metadata["num_classes"])
+        self.conditional = bool(self.metadata["conditional"])
+        self.max_n = max_n
+        providers, self.provider_note = pick_providers(gpu)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+        # What onnxruntime actually runs on (it may drop a provider it cannot start).
+        self.provider = self.session.get_providers()[0]
+
+    def prepare(self, n: int, seed: int, labels: Optional[Sequence[int]] = None) -> Job:
+        """Validate a request and draw its noise. labels: n class ids, or one id for all."""
+        if not isinstance(n, (int, np.integer)) or not 1 <= n <= self.max_n:
+            raise SampleError(f"n must be an integer in 1..{self.max_n}, got {n!r}")
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SampleError(f"seed must be a non-negative integer, got {seed!r}")
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim), dtype=np.float32)
+        return Job(z, self._labels(n, labels))
+
+    def _labels(self, n: int, labels: Optional[Sequence[int]]) -> Optional[np.ndarray]:
+        k = self.num_classes
+        if not self.conditional:
+            if labels is not None:
+                raise SampleError("this model is unconditional: do not send labels")
+            return None
+        if labels is None:
+            raise SampleError(f"this model is conditional: send labels, n class ids in 0..{k - 1} (or one for all)")
+        ids = np.asarray(labels)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) not in (1, n):
+            raise SampleError(f"labels must be a list of n={n} class ids (or one id for all), got {labels!r}"[:200])
+        if ids.min() < 0 or ids.max() >= k:
+            raise SampleError(f"labels must be in 0..{k - 1}, got {sorted(set(ids[(ids < 0) | (ids >= k)].tolist()))}")
+        return np.broadcast_to(ids.astype(np.int64), (n,)).copy()
+
+    def run(self, jobs: Sequence[Job]) -> list[np.ndarray]:
+        """Images for several jobs in one onnxruntime call, split back per job."""
+        feeds = {"z": np.concatenate([j.z for j in jobs])}
+        if self.conditional:
+            feeds["labels"] = np.concatenate([j.labels for j in jobs])
+        images = self.session.run(["images"], feeds)[0]
+        return np.split(images, np.cumsum([j.n for j in jobs])[:-1])
+
+    def sample(self, n: int, seed: int, labels: Optional[Sequence[int]] = None) -> np.ndarray:
+        """float32 (n, C, H, W) in [-1, 1]; the same (n, seed, labels) give the same bytes."""
+        return self.run([self.prepare(n, seed, labels)])[0]
+
+    def describe(self) -> dict:
+        return {**self.metadata, "model_path": str(self.path), "provider": self.provider,
+                "providers": self.session.get_providers(), "provider_note": self.provider_note,
+                "max_n": self.max_n}

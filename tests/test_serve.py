@@ -1,0 +1,236 @@
+"""Serving: the typed sampler without HTTP, then one Ray Serve instance for the module (an
+unconditional app at / and a conditional one at /cond, on a free localhost port) driven
+over real HTTP: every endpoint, determinism by seed, every bad request, concurrent load."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import yaml
+from PIL import Image
+
+from ganbench import config as C
+from ganbench.errors import ConfigError
+from ganbench.export import export_generator
+from ganbench.models import build_models
+from ganbench.presets import get_preset
+from ganbench.train.checkpoint import save_checkpoint
+from serve.sampler import OnnxSampler, SampleError
+from serve.settings import resolve
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_N = 32
+
+
+def _export(root: Path, model: str, num_classes: int) -> Path:
+    """A freshly initialised debug-size generator, checkpointed and exported (no training)."""
+    cfg = C.with_updates(get_preset("debug"), model={"name": model, "ngf": 8, "ndf": 8, "latent_dim": 16})
+    models = build_models(cfg.model, (1, 28, 28), num_classes)
+    ckpt = save_checkpoint(root / model, cfg, {"G": models.G.state_dict(), "D": models.D.state_dict(), "epoch": 1,
+                                               "image_shape": [1, 28, 28], "num_classes": num_classes}, {})
+    return Path(export_generator(root / f"{model}.onnx", checkpoint=str(ckpt))["onnx_path"])
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {"uncond": _export(root, "dcgan", 0), "cond": _export(root, "cdcgan", 10)}
+
+
+# ---------------------------------------------------------------- the sampler, no HTTP
+
+
+def test_sampler_is_deterministic_and_batching_keeps_bytes(models):
+    s = OnnxSampler(models["uncond"], max_n=MAX_N, threads=1)
+    a, b = s.sample(5, seed=3), s.sample(5, seed=3)
+    assert a.shape == (5, 1, 28, 28) and a.dtype == np.float32 and a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, s.sample(5, seed=4))
+    z = np.random.default_rng(3).standard_normal((5, 16), dtype=np.float32)  # the documented recipe
+    assert s.run([s.prepare(5, 3)])[0].tobytes() == s.session.run(["images"], {"z": z})[0].tobytes()
+    # One batched call over several requests gives each the bytes it gets alone.
+    jobs = [s.prepare(n, seed) for n, seed in ((1, 0), (5, 3), (7, 9), (2, 0))]
+    for job, out in zip(jobs, s.run(jobs)):
+        assert out.tobytes() == s.run([job])[0].tobytes()
+    assert s.describe()["provider"] == "CPUExecutionProvider" and s.describe()["latent_dim"] == 16
+
+
+def test_sampler_labels(models):
+    s = OnnxSampler(models["cond"], max_n=MAX_N)
+    all3 = s.sample(4, seed=0, labels=[3])
+    assert all3.tobytes() == s.sample(4, seed=0, labels=[3, 3, 3, 3]).tobytes()
+    assert not np.array_equal(all3, s.sample(4, seed=0, labels=[4]))
+    for labels, needle in ((None, "conditional"), ([1, 2], "n=4"), ([10], "0..9"), ([-1], "0..9")):
+        with pytest.raises(SampleError, match=needle):
+            s.sample(4, seed=0, labels=labels)
+    with pytest.raises(SampleError, match="unconditional"):
+        OnnxSampler(models["uncond"]).sample(1, seed=0, labels=[0])
+    with pytest.raises(SampleError, match=f"1..{MAX_N}"):
+        s.sample(MAX_N + 1, seed=0, labels=[0])
+
+
+def test_settings_from_args_env_and_defaults():
+    env = {"GANBENCH_MODEL": "/m/env.onnx", "GANBENCH_MAX_N": "8", "GANBENCH_REPLICAS": "3"}
+    s = resolve({"replicas": 2}, env=env)
+    assert (s.model, s.max_n, s.replicas, s.gpu) == ("/m/env.onnx", 8, 2, False)  # explicit wins over env
+    assert resolve({"model": "x.onnx"}, env={}).max_n == 256
+    with pytest.raises(ConfigError, match="no model"):
+        resolve({}, env={})
+    with pytest.raises(ConfigError, match="unknown serve setting"):
+        resolve({"model": "x.onnx", "max_m": 3}, env={})
+    with pytest.raises(ConfigError, match="max_n"):
+        resolve({"model": "x.onnx", "max_n": 0}, env={})
+
+
+def test_config_file_is_a_valid_serve_config():
+    from ray.serve.schema import ServeDeploySchema
+
+    cfg = ServeDeploySchema.model_validate(yaml.safe_load((REPO / "serve" / "config.yaml").read_text()))
+    app = cfg.applications[0]
+    assert app.import_path == "serve.app:app_builder" and app.args["model"].endswith(".onnx")
+    assert cfg.http_options.host == "0.0.0.0"
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(models):
+    import ray
+    from ray import serve
+
+    from serve.app import app_builder
+    from serve.cli import start
+
+    args = yaml.safe_load((REPO / "serve" / "config.yaml").read_text())["applications"][0]["args"]
+    common = {"max_n": MAX_N, "num_cpus": 0.5}  # two small replicas fit on a 2-core machine
+    url = start({**args, **common, "model": str(models["uncond"])}, "127.0.0.1", _free_port())
+    serve.run(app_builder({**common, "model": str(models["cond"])}), name="cond", route_prefix="/cond")
+    yield url
+    serve.shutdown()
+    ray.shutdown()
+
+
+def _post(url, body, **kw):
+    data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+    return requests.post(url, data=data, headers={"content-type": "application/json"}, timeout=60, **kw)
+
+
+def test_health_model_and_docs(server):
+    assert requests.get(f"{server}/healthz", timeout=10).json() == {"status": "ok"}
+    m = requests.get(f"{server}/v1/model", timeout=10).json()
+    assert m["latent_dim"] == 16 and m["image_shape"] == [1, 28, 28] and m["max_n"] == MAX_N
+    assert m["provider"] == "CPUExecutionProvider" and m["normalization"] == "[-1, 1]"
+    assert requests.get(f"{server}/cond/v1/model", timeout=10).json()["num_classes"] == 10
+    spec = requests.get(f"{server}/openapi.json", timeout=10).json()
+    assert {"/v1/sample", "/v1/model", "/healthz"} <= set(spec["paths"])
+    schema = spec["paths"]["/v1/sample"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["properties"]) == {"n", "seed", "labels", "format"}
+    assert "text/html" in requests.get(f"{server}/docs", timeout=10).headers["content-type"]
+
+
+def test_formats_and_determinism(server, models):
+    r = _post(f"{server}/v1/sample", {"n": 7, "seed": 5, "format": "npy"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["x-seed"] == "5"
+    arr = np.load(io.BytesIO(r.content))
+    assert arr.shape == (7, 1, 28, 28) and arr.dtype == np.float32 and -1 <= arr.min() <= arr.max() <= 1
+    # Same bytes as the typed function in-process, and as the same request again.
+    assert arr.tobytes() == OnnxSampler(models["uncond"], threads=1).sample(7, 5).tobytes()
+    assert _post(f"{server}/v1/sample", {"n": 7, "seed": 5, "format": "npy"}).content == r.content
+    png = _post(f"{server}/v1/sample", {"n": 4, "seed": 5})
+    assert png.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(png.content)).size == (2 * 30 + 2, 2 * 30 + 2)  # 2x2 grid, 2 px padding
+    assert _post(f"{server}/v1/sample", {"n": 4, "seed": 5}).content == png.content
+    j = _post(f"{server}/v1/sample", {"n": 3, "seed": 5, "format": "json"}).json()
+    assert j["seed"] == 5 and j["shape"] == [1, 28, 28] and len(j["images"]) == 3
+    assert Image.open(io.BytesIO(base64.b64decode(j["images"][0]))).size == (28, 28)
+    fresh = _post(f"{server}/v1/sample", {"n": 2, "format": "npy"})
+    seed = int(fresh.headers["x-seed"])  # a random seed is echoed, so the sample can be redrawn
+    assert _post(f"{server}/v1/sample", {"n": 2, "format": "npy", "seed": seed}).content == fresh.content
+
+
+def test_conditional_labels_over_http(server):
+    a = _post(f"{server}/cond/v1/sample", {"n": 3, "seed": 1, "labels": [7], "format": "npy"})
+    b = _post(f"{server}/cond/v1/sample", {"n": 3, "seed": 1, "labels": [7, 7, 7], "format": "npy"})
+    assert a.status_code == 200 and a.content == b.content
+    j = _post(f"{server}/cond/v1/sample", {"n": 2, "seed": 1, "labels": [0, 9], "format": "json"}).json()
+    assert j["labels"] == [0, 9]
+
+
+BAD = [
+    ("/v1/sample", b"{not json", 400),
+    ("/v1/sample", b"", 400),
+    ("/v1/sample", [1, 2], 422),
+    ("/v1/sample", {"n": 1, "colour": "red"}, 422),
+    ("/v1/sample", {"n": 0}, 422),
+    ("/v1/sample", {"n": MAX_N + 1}, 422),
+    ("/v1/sample", {"n": "3"}, 422),
+    ("/v1/sample", {"n": 2.5}, 422),
+    ("/v1/sample", {"n": True}, 422),
+    ("/v1/sample", {"seed": -1}, 422),
+    ("/v1/sample", {"format": "gif"}, 422),
+    ("/v1/sample", {"labels": [0]}, 422),
+    ("/cond/v1/sample", {"n": 2}, 422),
+    ("/cond/v1/sample", {"n": 2, "labels": [1, 2, 3]}, 422),
+    ("/cond/v1/sample", {"n": 2, "labels": [10]}, 422),
+    ("/cond/v1/sample", {"n": 2, "labels": ["a"]}, 422),
+    ("/v1/sample", {"n": 1, "labels": [0] * 30000}, 413),  # ~90 KB > 64 KiB
+]
+
+
+@pytest.mark.parametrize("path, body, status", BAD)
+def test_bad_requests_get_4xx_json(server, path, body, status):
+    r = _post(server + path, body)
+    assert r.status_code == status, r.text
+    assert "error" in r.json()
+    assert requests.get(f"{server}/healthz", timeout=10).status_code == 200
+
+
+def test_oversized_chunked_body_is_refused(server):
+    chunks = (b" " * 8192 for _ in range(20))  # no content-length: counted while read
+    r = requests.post(f"{server}/v1/sample", data=chunks, headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == 413 and "error" in r.json()
+    assert requests.get(f"{server}/healthz", timeout=10).status_code == 200
+
+
+def test_concurrent_load_has_no_errors_and_keeps_bytes(server):
+    """200 requests from 16 threads: all succeed, and batching never changes a request's bytes."""
+    def ask(i):
+        body = {"n": 1 + i % 8, "seed": i % 10, "format": "npy"}
+        with requests.Session() as s:
+            r = s.post(f"{server}/v1/sample", json=body, timeout=120)
+        return body, r.status_code, r.content
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(ask, range(200)))
+    assert [code for _, code, _ in results].count(200) == 200
+    first = {}
+    for body, _, content in results:
+        key = (body["n"], body["seed"])
+        assert first.setdefault(key, content) == content
+
+
+def test_cli_refuses_missing_model_and_busy_port(models):
+    from serve.cli import start
+
+    with pytest.raises(ConfigError, match="no ONNX model"):
+        start({"model": "missing.onnx"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(ConfigError, match="cannot listen"):
+            start({"model": str(models["uncond"])}, "127.0.0.1", s.getsockname()[1])
