@@ -42,6 +42,7 @@ def bench_cfg(batch: int, res: int, steps: int, width: int) -> C.RunConfig:
         data={"resolution": res, "batch_size": batch, "channels": 1},
         model={"ngf": width, "ndf": width},
         train={"epochs": 2, "max_steps_per_epoch": steps, "checkpoint_every": 1, "sample_grid": 16},
+        eval={"every": 0},
     )
 
 

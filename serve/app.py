@@ -98,9 +98,11 @@ class GanGenerator:
         self.sampler = OnnxSampler(s.model, max_n=s.max_n, gpu=s.gpu, threads=s.threads or max(1, int(s.num_cpus)))
         self._generate.set_max_batch_size(max(s.max_batch_images, s.max_n))
         self._generate.set_batch_wait_timeout_s(s.batch_wait_ms / 1000)
+        self.batches, self.largest_batch = 0, 0  # requests per onnxruntime call, for /v1/model
 
     @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.005, batch_size_fn=_images_in)
     async def _generate(self, jobs: list[Job]) -> list:
+        self.batches, self.largest_batch = self.batches + 1, max(self.largest_batch, len(jobs))
         # In a thread: onnxruntime releases the GIL, so the replica keeps answering meanwhile.
         return await asyncio.to_thread(self.sampler.run, jobs)
 
@@ -111,9 +113,9 @@ class GanGenerator:
     @api.get("/v1/model")
     def model(self) -> dict:
         s = self.settings
-        return {**self.sampler.describe(), "batching": {"max_batch_images": max(s.max_batch_images, s.max_n),
-                                                        "batch_wait_ms": s.batch_wait_ms},
-                "max_body_bytes": s.max_body_bytes}
+        batching = {"max_batch_images": max(s.max_batch_images, s.max_n), "batch_wait_ms": s.batch_wait_ms,
+                    "batches_run": self.batches, "largest_batch_requests": self.largest_batch}
+        return {**self.sampler.describe(), "batching": batching, "max_body_bytes": s.max_body_bytes}
 
     @api.post("/v1/sample", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": SampleRequest.model_json_schema()}}}},

@@ -68,14 +68,20 @@ def cmd_serve(args) -> int:
     print(f"serving at {url}  (docs: {url}/docs, Ctrl-C to stop)\n"
           f"  curl -s -X POST {url}/v1/sample -H 'content-type: application/json' "
           f"-d '{{\"n\": 16, \"seed\": 0}}' -o samples.png", file=sys.stderr, flush=True)
-    print(json.dumps({"url": url, "model": args.model, "docs": f"{url}/docs"}), flush=True)
+    info = {"url": url, "model": args.model, "docs": f"{url}/docs"}
+    print(json.dumps(info), flush=True)  # ready: scripts can read the URL now
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
+        import ray
+
         serve.shutdown()
+        ray.shutdown()
+    # Again at the end: Ray's shutdown messages may have gone to stdout after the first line.
+    print(json.dumps({**info, "stopped": True}), flush=True)
     return 0
 
 

@@ -222,6 +222,8 @@ def test_concurrent_load_has_no_errors_and_keeps_bytes(server):
     for body, _, content in results:
         key = (body["n"], body["seed"])
         assert first.setdefault(key, content) == content
+    # Requests really shared onnxruntime calls (one replica serves them all).
+    assert requests.get(f"{server}/v1/model", timeout=10).json()["batching"]["largest_batch_requests"] > 1
 
 
 def test_cli_refuses_missing_model_and_busy_port(models):
