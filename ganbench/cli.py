@@ -194,9 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override the preset for every trial, e.g. --set train.epochs=10 --set eval.every=2")
     tu.set_defaults(func=cmd_tune)
 
+    from ganbench.export.cli import add_export_parser
     from ganbench.metrics.cli import add_fid_parser
+    from serve.cli import add_serve_parser
 
     add_fid_parser(sub)
+    add_export_parser(sub)
+    add_serve_parser(sub)
 
     pr = sub.add_parser("presets", help="list presets, models, losses and datasets",
                         description="List what can be trained; --show NAME prints a preset's full config.")

@@ -1,11 +1,15 @@
-"""`make demo`: the main job on built-in data, offline, with only local parts.
+"""`make demo`: the whole pipeline on built-in data, offline, with only local parts.
 
-Trains the `digits-dcgan` preset (real handwritten digits shipped with scikit-learn) on 2
-Ray Train workers (DDP over gloo), evaluates FID every 5 epochs (offline digits classifier
-backbone), records it in MLflow (SQLite in ./demo), draws a sample grid from the best
-checkpoint by FID, and says where everything is.
+1. an Optuna study on `digits-dcgan` (the real handwritten digits shipped with
+   scikit-learn): a few trials on Ray, each a Ray Train run evaluated by FID every 2 epochs,
+   weak ones pruned; trial 0 is the preset's default config;
+2. every trial an MLflow run nested under the study's run (SQLite store in ./demo);
+3. the best trial's best checkpoint (by FID) exported to ONNX, checked against torch,
+   logged to MLflow and registered as a model version;
+4. the Ray Serve endpoint started on localhost, and one real HTTP request whose PNG is saved;
+then it says where everything is and how to look at it.
 
-    python -m ganbench.demo [--workers 2] [--epochs N] [--out demo]
+    python -m ganbench.demo [--trials 4] [--epochs 10] [--parallel 2] [--out demo]
 """
 from __future__ import annotations
 
@@ -13,71 +17,114 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
-from ganbench import config as C
-from ganbench.presets import get_preset
+
+def _say(msg: str) -> None:
+    print(f"\n[demo {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _score(result: dict) -> str:
-    if result.get("best_score") is None:
-        return "(no evaluation: best = last)"
-    return f"({result['score_key']}={result['best_score']:.4g}, lower is better)"
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, body: dict) -> bytes:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read()
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workers", type=int, default=2, help="Ray Train workers (default 2)")
-    ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
-    ap.add_argument("--out", default="demo", help="folder for the MLflow store, runs and samples")
+    ap.add_argument("--trials", type=int, default=8, help="trials in the study (default 8)")
+    ap.add_argument("--epochs", type=int, default=10, help="training epochs per trial (default 10)")
+    ap.add_argument("--parallel", type=int, default=2, help="trials at once (default 2)")
+    ap.add_argument("--out", default="demo", help="folder for the MLflow and Optuna stores, runs, model, samples")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{out / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow_uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{out / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_uri
+    storage = f"sqlite:///{out / 'optuna.db'}"
     os.chdir(out)  # the default artifact folder (./mlartifacts) lands beside the store
 
-    cfg = get_preset("digits-dcgan")
-    if args.epochs:
-        cfg = C.with_updates(cfg, train={"epochs": args.epochs})
-    cfg = C.with_updates(cfg, tracking={"experiment": "ganbench-demo"})
-
     from ganbench.errors import GanbenchError
-    from ganbench.sample import load_generator, sample, write_samples
-    from ganbench.train import train
+    from ganbench.export import export_generator
+    from serve.cli import start
+    from tuning import TuneSpec, run_study
 
-    print(f"[demo] training {cfg.preset} on {args.workers} Ray workers: {cfg.train.epochs} epochs", file=sys.stderr)
+    t0 = time.perf_counter()
     try:
-        result = train(cfg, workers=args.workers, out=out / "runs")
-        _, models = load_generator(result["best_checkpoint"])
-        grid = write_samples(sample(models, 64, seed=0), out / "samples.png")
+        _say(f"1/3 Optuna study 'demo' on digits-dcgan: {args.trials} trials x {args.epochs} epochs, "
+             f"{args.parallel} at a time on Ray, FID every 2 epochs, median pruner")
+        study = run_study(TuneSpec(
+            preset="digits-dcgan", trials=args.trials, study="demo", storage=storage, parallel=args.parallel,
+            workers=1, warmup=2, out=str(out / "runs"),
+            overrides=(f"train.epochs={args.epochs}", "eval.every=2", "eval.n_gen=2000",
+                       "tracking.experiment=ganbench-demo")))
+        if study["best_checkpoint"] is None:
+            raise GanbenchError(f"no trial of the study completed: {study['n_trials']}")
+
+        _say("2/3 exporting the best generator to ONNX (checked against torch, registered in MLflow)")
+        exported = export_generator(out / "model.onnx", study="demo", storage=storage)
+
+        _say("3/3 starting the Ray Serve endpoint and asking it for 64 digits")
+        url = start({"model": exported["onnx_path"]}, "127.0.0.1", _free_port())
+        png = out / "endpoint_samples.png"
+        png.write_bytes(_post(f"{url}/v1/sample", {"n": 64, "seed": 0, "format": "png"}))
+        with urllib.request.urlopen(f"{url}/v1/model", timeout=30) as r:
+            served = json.loads(r.read())
     except GanbenchError as e:
         print(f"[demo] error: {e}", file=sys.stderr)
         return 2
+    finally:
+        try:
+            from ray import serve
 
-    m = result["final_metrics"]
+            serve.shutdown()
+        except Exception:
+            pass
+
+    wall = (time.perf_counter() - t0) / 60
+    key = study["score_key"]
     print(
         f"""
-ganbench demo: done.
-  MLflow run      {result['run_id']}  (experiment ganbench-demo, store {uri})
-  best checkpoint {result['best_checkpoint']}  {_score(result)}
-  samples         {grid}
-  final epoch     loss_d={m.get('loss_d', float('nan')):.3f} loss_g={m.get('loss_g', float('nan')):.3f} \
-images/s={m.get('images_per_s', float('nan')):.0f}
+ganbench demo: done in {wall:.1f} minutes.
+  study          {study['study']} in {storage}: {study['n_trials']}
+                 default config {key} = {_num(study['default_value'])}, best = {_num(study['best_value'])} (lower is better)
+                 best params {study['best_params']}
+  MLflow         {mlflow_uri} (experiment ganbench-demo; study run {study['parent_run_id']}, best trial run {study['best_run_id']})
+  checkpoint     {study['best_checkpoint']}
+  ONNX model     {exported['onnx_path']} (max |onnx - torch| = {exported['max_abs_diff']:.2e}; \
+registered as {exported.get('registered_model')} v{exported.get('model_version')})
+  endpoint PNG   {png}  (served by {served.get('provider', 'onnxruntime')})
 
-next:
-  mlflow ui --backend-store-uri {uri} --port 5000      # then open http://127.0.0.1:5000
-  ganbench sample --checkpoint {result['best_checkpoint']} --n 64 --seed 1 --out more.png
-  ganbench train --preset mnist-dcgan --set data.root=DIR_WITH_MNIST --workers 2
+look at it:
+  mlflow ui --backend-store-uri {mlflow_uri} --port 5000        # http://127.0.0.1:5000
+  optuna-dashboard {storage}                                      # http://127.0.0.1:8080
+  ganbench serve --model {exported['onnx_path']} --port 8000
+  curl -s -X POST http://127.0.0.1:8000/v1/sample -H 'content-type: application/json' \\
+       -d '{{"n": 16, "seed": 1, "format": "png"}}' -o digits.png
+(run the commands from .venv/bin, or `source .venv/bin/activate` first)
 """,
         file=sys.stderr,
     )
-    print(json.dumps({**result, "samples": str(grid)}, default=str))
+    print(json.dumps({"study": study, "export": exported, "endpoint_png": str(png), "minutes": round(wall, 2)},
+                     default=str))
     return 0
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
 
 
 if __name__ == "__main__":

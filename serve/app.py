@@ -3,9 +3,10 @@
 - The ONNX session is created once per replica (`__init__`); routes only validate the
   request and hand `(n, seed, labels)` to the sampler (design practice 10).
 - Requests from all clients are batched (`@serve.batch`, budget counted in images) into one
-  onnxruntime call. Each request draws its own noise from its own seed and onnxruntime
-  computes every sample independently of its batch neighbours, so a batched request
-  returns the same bytes as the same request alone (tested).
+  onnxruntime call. Each request draws its own noise from its own seed and onnxruntime's CPU
+  kernels compute every sample independently of its batch neighbours, so a batched request
+  returns the same bytes as the same request alone (tested; on CUDA, cuDNN may pick other
+  kernels for other batch sizes, so there expect equality to ~1e-6, not bytes).
 - Every error is a JSON body `{"error": ..., "detail": ...}` with a 4xx status; nothing a
   client sends can take a replica down.
 

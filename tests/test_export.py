@@ -102,6 +102,21 @@ def test_checkpoint_without_run_says_so_once_and_skips_mlflow(conditional, tmp_p
     assert not (tmp_path / "mlflow.db").exists()  # no empty store created on the way
 
 
+def test_unreachable_tracking_is_said_once_and_skipped(tmp_path, caplog):
+    from ganbench.models import build_models
+    from ganbench.train.checkpoint import save_checkpoint
+
+    cfg = C.with_updates(get_preset("debug"), tracking={"tracking_uri": "http://127.0.0.1:9"})  # nothing listens
+    m = build_models(cfg.model, (1, 28, 28), 0)
+    ckpt = save_checkpoint(tmp_path / "ckpt", cfg, {"G": m.G.state_dict(), "D": m.D.state_dict(), "epoch": 1,
+                                                    "image_shape": [1, 28, 28], "num_classes": 0,
+                                                    "mlflow_run_id": "0123abcd"}, {})
+    with caplog.at_level(logging.WARNING, logger="ganbench.export"):
+        res = export_generator(tmp_path / "m.onnx", checkpoint=str(ckpt))
+    assert res["run_id"] == "0123abcd" and "model_version" not in res and res["max_abs_diff"] <= 1e-4
+    assert sum("not reachable" in r.message for r in caplog.records) == 1
+
+
 def test_metadata_round_trips(tracked, tmp_path):
     out = tmp_path / "model.onnx"
     export_generator(out, checkpoint=tracked["best_checkpoint"], log_to_mlflow=False)
@@ -129,6 +144,9 @@ def test_run_id_export_logs_the_file_and_registers_versions(tracked, tmp_path, m
     got = Path(mlflow.artifacts.download_artifacts("models:/ganbench-debug/1", dst_path=str(tmp_path / "dl")))
     assert (got / "model.onnx").read_bytes() == out.read_bytes()
     assert client.get_run(tracked["run_id"]).data.tags["ganbench.onnx_model"] == "models:/ganbench-debug/1"
+    from serve.sampler import OnnxSampler  # a deployment can name the registered version instead of a path
+
+    assert OnnxSampler("models:/ganbench-debug/1").metadata["run_id"] == tracked["run_id"]
     again = export_generator(tmp_path / "again.onnx", run_id=tracked["run_id"], model_name="digits-g")
     assert (again["registered_model"], again["model_version"]) == ("digits-g", "1")
     assert client.get_model_version("digits-g", "1").run_id == tracked["run_id"]

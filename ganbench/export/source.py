@@ -6,7 +6,9 @@ the run's `checkpoints/best` artifact (a cluster run exported from a laptop)."""
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -27,10 +29,25 @@ class Source:
     run: object = None  # the mlflow Run when reachable, else None
 
 
+@contextmanager
+def _fail_fast():
+    """MLflow retries an unreachable server for minutes by default; one probe need not."""
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+    saved = {k: os.environ.get(k) for k in quick}
+    os.environ.update({k: v for k, v in quick.items() if saved[k] is None})  # the user's settings win
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
 def _get_run(uri: str, run_id: str):
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise FileNotFoundError(f"no MLflow database at {uri}")  # never create an empty one
-    return _client(uri).get_run(run_id)
+    with _fail_fast():
+        return _client(uri).get_run(run_id)
 
 
 def _local_or_artifact(path: Optional[str], run, uri: str, scratch: Path) -> str:
