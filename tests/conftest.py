@@ -29,6 +29,14 @@ def _isolated_cwd(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(scope="session")
+def metrics_cache(tmp_path_factory):
+    """One cache dir for the metrics tests, so the digits CNN is trained once per session."""
+    path = tmp_path_factory.getbasetemp() / "ganbench-metrics-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def shared_mnist() -> Path:
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():

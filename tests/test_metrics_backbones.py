@@ -20,15 +20,6 @@ from ganbench.metrics.resolve import resolve_backbone
 DIGITS = DataConfig(name="digits", resolution=28, channels=1)
 
 
-@pytest.fixture(scope="session")
-def metrics_cache(tmp_path_factory):
-    """One cache dir for the whole session (every metrics test module uses this path), so
-    the digits CNN is trained once and then read from disk."""
-    path = tmp_path_factory.getbasetemp() / "ganbench-metrics-cache"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture
 def offline_hub(tmp_path, monkeypatch):
     """An empty torch hub dir and a pytorch-fid download that fails like it does offline."""

@@ -22,15 +22,6 @@ from ganbench.metrics.stats_cache import load_stats, real_stats
 DIGITS = DataConfig(name="digits", resolution=28, channels=1)
 
 
-@pytest.fixture(scope="session")
-def metrics_cache(tmp_path_factory):
-    """One cache dir for the whole session (every metrics test module uses this path), so
-    the digits CNN is trained once and then read from disk."""
-    path = tmp_path_factory.getbasetemp() / "ganbench-metrics-cache"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def files(metrics_cache, tmp_path_factory):
     """real.npy: 600 real digits in [-1, 1]; stats.npz: the cached statistics of all digits."""

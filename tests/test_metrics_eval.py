@@ -25,15 +25,6 @@ from ganbench.models import GanModels, build_models
 DIGITS = DataConfig(name="digits", resolution=28, channels=1)
 
 
-@pytest.fixture(scope="session")
-def metrics_cache(tmp_path_factory):
-    """One cache dir for the whole session (every metrics test module uses this path), so
-    the digits CNN is trained once and then read from disk."""
-    path = tmp_path_factory.getbasetemp() / "ganbench-metrics-cache"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def digits_cnn(metrics_cache):
     return classifier_backbone(DIGITS, metrics_cache)
