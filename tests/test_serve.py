@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
