@@ -30,47 +30,53 @@ def resolve_tracking_uri(cfg_uri: Optional[str] = None) -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
-def _client(uri: str):
+def client(uri: str):
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
 
 def get_or_create_experiment(uri: str, name: str) -> str:
-    client = _client(uri)
-    exp = client.get_experiment_by_name(name)
+    c = client(uri)
+    exp = c.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     artifact_location = None
     if uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri:
         # A local store: keep artifacts beside it, as an absolute URI workers can reach.
         artifact_location = (Path.cwd() / DEFAULT_ARTIFACTS).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=artifact_location)
+    return c.create_experiment(name, artifact_location=artifact_location)
+
+
+def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, params: dict) -> dict:
+    """A new run in `experiment` (created if needed) with its tags and params; returns the handle."""
+    from mlflow.entities import Param
+
+    c = client(uri)
+    run = c.create_run(get_or_create_experiment(uri, experiment), run_name=run_name, tags=tags)
+    run_id = run.info.run_id
+    items = [Param(k, str(v)) for k, v in params.items()]
+    for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
+        c.log_batch(run_id, params=items[i : i + 100])
+    return {"tracking_uri": uri, "run_id": run_id}
 
 
 def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | None = None) -> dict:
     """Create the MLflow run for a training job; returns the tracking handle for workers."""
     uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
-    client = _client(uri)
-    exp_id = get_or_create_experiment(uri, cfg.tracking.experiment)
-    run = client.create_run(exp_id, run_name=cfg.tracking.run_name, tags={"ganbench.preset": cfg.preset, **(tags or {})})
-    run_id = run.info.run_id
-    params = {**flatten(cfg), **(extra_params or {})}
-    from mlflow.entities import Param
-
-    items = [Param(k, str(v)) for k, v in params.items()]
-    for i in range(0, len(items), 100):
-        client.log_batch(run_id, params=items[i : i + 100])
+    handle = create_run(uri, cfg.tracking.experiment, cfg.tracking.run_name,
+                        tags={"ganbench.preset": cfg.preset, **(tags or {})},
+                        params={**flatten(cfg), **(extra_params or {})})
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "config.yaml"
         p.write_text(to_yaml(cfg))
-        client.log_artifact(run_id, str(p))
-    return {"tracking_uri": uri, "run_id": run_id}
+        client(uri).log_artifact(handle["run_id"], str(p))
+    return handle
 
 
 def run_exists(handle: dict) -> bool:
     try:
-        _client(handle["tracking_uri"]).get_run(handle["run_id"])
+        client(handle["tracking_uri"]).get_run(handle["run_id"])
         return True
     except Exception:
         return False
@@ -80,7 +86,7 @@ class MlflowSink:
     """Rank-0 sink: epoch metrics, images and plots go to one existing run."""
 
     def __init__(self, handle: dict):
-        self.client = _client(handle["tracking_uri"])
+        self.client = client(handle["tracking_uri"])
         self.run_id = handle["run_id"]
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
@@ -103,17 +109,17 @@ class MlflowSink:
 
 
 def finish_run(handle: dict, status: str, tags: dict | None = None) -> None:
-    client = _client(handle["tracking_uri"])
+    c = client(handle["tracking_uri"])
     for k, v in (tags or {}).items():
-        client.set_tag(handle["run_id"], k, str(v))
-    client.set_terminated(handle["run_id"], status=status)
+        c.set_tag(handle["run_id"], k, str(v))
+    c.set_terminated(handle["run_id"], status=status)
 
 
 def reopen_run(handle: dict) -> None:
     """Mark a finished/failed run as running again (a resumed training job)."""
-    _client(handle["tracking_uri"]).update_run(handle["run_id"], status="RUNNING")
+    client(handle["tracking_uri"]).update_run(handle["run_id"], status="RUNNING")
 
 
 def last_logged_step(handle: dict, metric: str) -> Optional[int]:
-    hist = _client(handle["tracking_uri"]).get_metric_history(handle["run_id"], metric)
+    hist = client(handle["tracking_uri"]).get_metric_history(handle["run_id"], metric)
     return max((m.step for m in hist), default=None)

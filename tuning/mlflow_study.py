@@ -23,14 +23,10 @@ def parent_run(study: optuna.Study, experiment: str, tracking_uri: str | None, p
         handle = {"tracking_uri": uri, "run_id": run_id}
         trk.reopen_run(handle)
         return handle
-    client = trk._client(uri)
-    exp_id = trk.get_or_create_experiment(uri, experiment)
-    run = client.create_run(exp_id, run_name=f"study:{study.study_name}",
-                            tags={"optuna.study": study.study_name, "ganbench.kind": "study"})
-    for k, v in params.items():
-        client.log_param(run.info.run_id, k, str(v))
-    study.set_user_attr(PARENT_ATTR, run.info.run_id)
-    return {"tracking_uri": uri, "run_id": run.info.run_id}
+    handle = trk.create_run(uri, experiment, f"study:{study.study_name}",
+                            tags={"optuna.study": study.study_name, "ganbench.kind": "study"}, params=params)
+    study.set_user_attr(PARENT_ATTR, handle["run_id"])
+    return handle
 
 
 def log_summary(handle: dict, study: optuna.Study, summary: dict) -> None:

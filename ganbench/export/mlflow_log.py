@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from ganbench.tracking import _client
+from ganbench.tracking import client as mlflow_client
 
 log = logging.getLogger("ganbench.export")
 ARTIFACT_DIR = "onnx"
@@ -20,7 +20,7 @@ ARTIFACT_NAME = "model.onnx"
 
 def log_onnx(uri: str, run, onnx_path: Path) -> str:
     """Log the file as `onnx/model.onnx` whatever its local name; returns its artifact URI."""
-    client = _client(uri)
+    client = mlflow_client(uri)
     with tempfile.TemporaryDirectory() as d:
         staged = Path(d) / ARTIFACT_NAME
         shutil.copyfile(onnx_path, staged)
@@ -32,7 +32,7 @@ def register(uri: str, run, source: str, name: str, description: str = "") -> Op
     """Create (or reuse) registered model `name` and add a version for `source`."""
     from mlflow.exceptions import MlflowException
 
-    client = _client(uri)
+    client = mlflow_client(uri)
     try:
         client.create_registered_model(name, description="ganbench generators exported to ONNX")
     except MlflowException as e:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench.errors import CheckpointError, ConfigError
-from ganbench.tracking import _client, resolve_tracking_uri
+from ganbench.tracking import client as mlflow_client, resolve_tracking_uri
 from ganbench.train.checkpoint import STATE_FILE, load_checkpoint
 
 log = logging.getLogger("ganbench.export")
@@ -47,7 +47,7 @@ def _get_run(uri: str, run_id: str):
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise FileNotFoundError(f"no MLflow database at {uri}")  # never create an empty one
     with _fail_fast():
-        return _client(uri).get_run(run_id)
+        return mlflow_client(uri).get_run(run_id)
 
 
 def _local_or_artifact(path: Optional[str], run, uri: str, scratch: Path) -> str:
