@@ -109,6 +109,14 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def cmd_tracking_sync(args) -> int:
+    from ganbench.tracking_spool import sync
+
+    for summary in sync(args.spool, args.tracking_uri):
+        print(json.dumps(summary), flush=True)
+    return 0
+
+
 def cmd_presets(args) -> int:
     from ganbench.config import to_yaml
     from ganbench.data import DATASETS
@@ -151,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Ray Train workers, each a DDP rank (0 = in this process without Ray; default 0)")
     t.add_argument("--gpu", action="store_true", help="one GPU per worker, NCCL, bf16 autocast (train.amp)")
     t.add_argument("--out", default="runs", help="where run folders and checkpoints go (default ./runs); "
-                   "on a cluster, a shared path or object-store URI")
+                   "on a cluster, a shared path or an object-store URI such as s3://bucket/runs (with --workers >= 1)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint folder (its config is "
                    "used unless --preset/--config is given; --set still applies, e.g. more epochs)")
     t.add_argument("--max-failures", type=int, default=0,
@@ -201,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_fid_parser(sub)
     add_export_parser(sub)
     add_serve_parser(sub)
+
+    ts = sub.add_parser(
+        "tracking-sync", help="upload MLflow records spooled while the tracking server was down",
+        description="When the MLflow server stops answering mid-run, training goes on and what could not "
+                    "be logged is saved under <out>/mlflow-spool/<run_id>/. This replays it into the same "
+                    "run (metrics already on the server are skipped, so running it twice is harmless).",
+        epilog="example: ganbench tracking-sync runs/mlflow-spool --tracking-uri http://mlflow:5000")
+    ts.add_argument("spool", help="the spool folder (or one run's folder inside it)")
+    ts.add_argument("--tracking-uri", help="upload here instead of the URI the run was started with")
+    ts.set_defaults(func=cmd_tracking_sync)
 
     pr = sub.add_parser("presets", help="list presets, models, losses and datasets",
                         description="List what can be trained; --show NAME prints a preset's full config.")

@@ -95,19 +95,28 @@ class LocalSession(Session):
     world_size: int = 1
 
     def resume_dir(self) -> Optional[Path]:
-        return Path(self.resume_from) if self.resume_from else None
+        from ganbench.storage import fetch_dir
+
+        return fetch_dir(self.resume_from) if self.resume_from else None
 
     def report(self, metrics: dict, epoch: int, checkpoint_dir: Optional[Path]) -> None:
         if checkpoint_dir is None:
             return
+        from ganbench.errors import CheckpointError
+        from ganbench.train.checkpoint import write_error
+
         dest = Path(self.run_dir) / checkpoint_name(epoch)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(checkpoint_dir, tmp)
-        # Rename last, so a crash mid-copy never leaves a half checkpoint that looks whole.
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp, dest)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(checkpoint_dir, tmp)
+            # Rename last, so a crash mid-copy never leaves a half checkpoint that looks whole.
+            shutil.rmtree(dest, ignore_errors=True)
+            os.replace(tmp, dest)
+        except OSError as e:  # disk full, unwritable: drop the half copy, keep the others
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CheckpointError(write_error(dest, e)) from None
         self.reported.append(ReportedCheckpoint(str(dest), epoch, dict(metrics)))
         self._retain()
 
@@ -183,7 +192,9 @@ class RaySession(Session):
         ckpt = ray.train.get_checkpoint()
         if ckpt is not None:
             return Path(ckpt.to_directory())
-        return Path(self._resume_from) if self._resume_from else None
+        from ganbench.storage import fetch_dir
+
+        return fetch_dir(self._resume_from) if self._resume_from else None
 
     def report(self, metrics: dict, epoch: int, checkpoint_dir: Optional[Path]) -> None:
         import ray.train
@@ -208,7 +219,7 @@ class LaunchSpec:
 
     workers: int
     gpu: bool
-    run_dir: Path  # <out>/<run_name>; Ray's storage_path is its parent
+    run_dir: str  # <out>/<run_name>, a path or an object-store URI; Ray's storage_path is its parent
     resume_from: Optional[str]
     keep: int
     max_failures: int = 0
@@ -241,15 +252,21 @@ def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict], show_p
 
         raise ConfigError("--gpu was given but the Ray cluster has no GPUs; drop --gpu to train on CPU")
 
-    run_dir = Path(spec.run_dir).resolve()
+    from ganbench import storage
+
+    if storage.is_uri(spec.run_dir):
+        storage_path, name = spec.run_dir.rstrip("/").rsplit("/", 1)
+    else:
+        run_dir = Path(spec.run_dir).resolve()
+        storage_path, name = str(run_dir.parent), run_dir.name
     trainer = TorchTrainer(
         _worker_entry,
         train_loop_config={"config_yaml": cfg_yaml, "resume_from": spec.resume_from, "tracking": tracking,
                            "progress": show_progress, "trial": spec.trial},
         scaling_config=ScalingConfig(num_workers=spec.workers, use_gpu=spec.gpu),
         run_config=RunConfig(
-            name=run_dir.name,
-            storage_path=str(run_dir.parent),
+            name=name,
+            storage_path=storage_path,  # a path, or s3://... that every node can reach
             checkpoint_config=CheckpointConfig(
                 num_to_keep=spec.keep,
                 checkpoint_score_attribute=spec.score_key,
@@ -270,7 +287,7 @@ def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict], show_p
     summary: dict[str, Any] = dict(result.return_value or {})
     ckpts = result.best_checkpoints or []
     summary["checkpoints"] = [
-        {"path": c.path, "epoch": m.get("epoch"), "metrics": m} for c, m in ckpts
+        {"path": storage.to_uri(spec.run_dir, c.path), "epoch": m.get("epoch"), "metrics": m} for c, m in ckpts
     ]
     return summary
 

@@ -83,11 +83,41 @@ def run_exists(handle: dict) -> bool:
 
 
 class MlflowSink:
-    """Rank-0 sink: epoch metrics, images and plots go to one existing run."""
+    """Rank-0 sink: epoch metrics, images and plots go to one existing run.
+
+    If the tracking server stops answering, training goes on: the failure is logged once
+    and every later call is spooled to `handle["spool_dir"]` (see tracking_spool.py) for
+    `ganbench tracking-sync`. Once offline, the sink stays offline for the rest of the
+    process, so the spool keeps the calls in order.
+    """
 
     def __init__(self, handle: dict):
+        # MLflow's default HTTP retries wait ~4 minutes on a dead server; a training step
+        # should not. These are defaults only: set the variables to override them.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # ~7 s of back-off
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         self.client = client(handle["tracking_uri"])
+        self.handle = handle
         self.run_id = handle["run_id"]
+        self.offline = False
+
+    def _call(self, fn, record: dict) -> None:
+        if not self.offline:
+            try:
+                fn()
+                return
+            except Exception as e:
+                self.offline = True
+                where = self.handle.get("spool_dir")
+                log.warning("MLflow tracking at %s failed (%s: %s). Training goes on; %s",
+                            self.handle["tracking_uri"], type(e).__name__, str(e).splitlines()[0][:200],
+                            f"what is not logged is saved under {where}/{self.run_id}: upload it later with "
+                            f"`ganbench tracking-sync {where}`" if where else "nothing more is logged for this run")
+        if self.handle.get("spool_dir"):
+            from ganbench.tracking_spool import Spool
+
+            Spool(self.handle["spool_dir"], {k: self.handle[k] for k in ("tracking_uri", "run_id")}).append(record)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         import time
@@ -95,24 +125,41 @@ class MlflowSink:
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()])
+        self._call(lambda: self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()]),
+            {"type": "metrics", "step": step, "ts": ts, "metrics": metrics})
 
     def log_artifact(self, path: str | Path, artifact_path: Optional[str] = None) -> None:
         if Path(path).is_dir():
-            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+            fn = lambda: self.client.log_artifacts(self.run_id, str(path), artifact_path)  # noqa: E731
         else:
-            self.client.log_artifact(self.run_id, str(path), artifact_path)
+            fn = lambda: self.client.log_artifact(self.run_id, str(path), artifact_path)  # noqa: E731
+        self._call(fn, {"type": "artifact", "src": str(path), "artifact_path": artifact_path})
 
     def set_tags(self, tags: dict) -> None:
-        for k, v in tags.items():
-            self.client.set_tag(self.run_id, k, str(v))
+        def fn():
+            for k, v in tags.items():
+                self.client.set_tag(self.run_id, k, str(v))
+
+        self._call(fn, {"type": "tags", "tags": {k: str(v) for k, v in tags.items()}})
+
+    def finish(self, status: str, tags: dict | None = None) -> None:
+        if tags:
+            self.set_tags(tags)
+        self._call(lambda: self.client.set_terminated(self.run_id, status=status),
+                   {"type": "terminate", "status": status})
+
+    def logged_through(self, metric: str = "epoch") -> int:
+        """The highest step of `metric` the run holds (0 if none or unreachable): a worker
+        restarted from a checkpoint skips logging epochs the run already has."""
+        try:
+            return last_logged_step(self.handle, metric) or 0
+        except Exception:
+            return 0
 
 
 def finish_run(handle: dict, status: str, tags: dict | None = None) -> None:
-    c = client(handle["tracking_uri"])
-    for k, v in (tags or {}).items():
-        c.set_tag(handle["run_id"], k, str(v))
-    c.set_terminated(handle["run_id"], status=status)
+    MlflowSink(handle).finish(status, tags)
 
 
 def reopen_run(handle: dict) -> None:

@@ -94,8 +94,14 @@ class LoaderBase:
         self.total_images = source.num_images
         self.num_images = shard_size(self.total_images, world_size)
         self.skipped = list(source.skipped)
+        self._check_present = getattr(source, "check_present", None)  # file sources only
         self.epoch = 0
         check_batch_size(cfg.batch_size, self.num_images, self.total_images, world_size)
+
+    def check_present(self) -> None:
+        """Each epoch: fail clearly if the image folder went away (see FileSource)."""
+        if self._check_present is not None:
+            self._check_present()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

@@ -77,6 +77,7 @@ class DaliLoader(LoaderBase):
         from nvidia.dali.plugin.base_iterator import LastBatchPolicy
         from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
+        self.check_present()
         files, labels = self._epoch_files()
         pipe = _pipeline(
             files, labels, shard_id=self.rank, num_shards=self.world_size,

@@ -7,12 +7,13 @@ The loader is chosen from that shape, so a new dataset is one registry entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 
 from ganbench.config import DataConfig
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, DataError
 from ganbench.registry import Registry
 
 
@@ -46,6 +47,13 @@ class FileSource:
     @property
     def num_images(self) -> int:
         return len(self.files)
+
+    def check_present(self) -> None:
+        """Called at each epoch start: a folder on a network mount can vanish mid-run, and
+        'cannot decode image' would hide that the whole folder is gone."""
+        if not Path(self.root).is_dir():
+            raise DataError(f"dataset folder {self.root} is gone (moved, deleted or unmounted while "
+                            f"training); restore it and resume from the last checkpoint with --resume")
 
 
 @dataclass(frozen=True)

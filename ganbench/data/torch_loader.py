@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ganbench.data.base import LoaderBase, random_flips, to_model_range
 from ganbench.data.datasets import FileSource, TensorSource
 from ganbench.data.transforms import load_image
+from ganbench.errors import DataError
 
 
 class FileDataset(Dataset):
@@ -72,10 +73,17 @@ class TorchLoader(LoaderBase):
         )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.check_present()
         self._sampler.indices = self._shard().tolist()
         flips = self._flip_generator()
         nb = self.device.type == "cuda"
-        for x, y in self._loader:
-            x = random_flips(to_model_range(x.to(self.device, non_blocking=nb)),
-                             self.cfg.hflip, self.cfg.vflip, flips)
-            yield x, torch.as_tensor(y, dtype=torch.long).to(self.device, non_blocking=nb)
+        try:
+            for x, y in self._loader:
+                x = random_flips(to_model_range(x.to(self.device, non_blocking=nb)),
+                                 self.cfg.hflip, self.cfg.vflip, flips)
+                yield x, torch.as_tensor(y, dtype=torch.long).to(self.device, non_blocking=nb)
+        except DataError as e:
+            # A DataLoader worker's error arrives with its whole traceback in the message:
+            # keep the first line that says what happened.
+            lines = [ln for ln in str(e).splitlines() if "DataError:" in ln]
+            raise DataError(lines[-1].split("DataError:", 1)[1].strip() if lines else str(e)) from None

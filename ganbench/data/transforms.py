@@ -55,6 +55,9 @@ def load_image(path: str, resolution: int, channels: int) -> torch.Tensor:
         with Image.open(path) as im:
             im = resize_center_crop(im.convert("L" if channels == 1 else "RGB"), resolution)
             arr = np.asarray(im)
+    except FileNotFoundError:  # validated at start: the file (or its folder) went away since
+        raise DataError(f"image {path} disappeared while training (was the dataset folder moved, "
+                        f"deleted or unmounted?); restore it and resume with --resume") from None
     except Exception as e:  # the folder was validated; a failure now means it changed since
         raise DataError(f"cannot decode image {path}: {type(e).__name__}: {e}") from None
     t = torch.from_numpy(arr.copy())

@@ -110,6 +110,8 @@ def train(
 ) -> dict:
     """Train `cfg`; returns run_id, best/last checkpoint paths and the final metrics.
 
+    out: a folder, or (with workers >= 1) an object-store URI such as s3://bucket/runs.
+
     progress: draw a progress bar (default: when stderr is a terminal; epoch log lines always).
     trial: an Optuna trial spec: evaluations are reported to it and it may prune the run.
     tags: extra MLflow tags (e.g. mlflow.parentRunId for a tuning trial).
@@ -118,8 +120,14 @@ def train(
     cfg, score_key = resolve_eval(cfg)
     if progress is None:
         progress = sys.stderr.isatty()
+    from ganbench import storage
+
+    if storage.is_uri(out) and workers == 0:
+        raise ConfigError(f"--out {out} is an object-store URI: that needs Ray workers (--workers 1 or more), "
+                          f"which upload checkpoints there; or give a local folder")
+    storage.check_writable(out)  # now, not after the first epoch
     run_name = run_name_for(cfg)
-    run_dir = (Path(out) / run_name).resolve()
+    run_dir = storage.join(out, run_name)
 
     from ganbench import tracking as trk
 
@@ -130,11 +138,15 @@ def train(
             tags={"ganbench.run_dir": str(run_dir), **(tags or {}),
                   **({"ganbench.resumed_from": resume} if resume else {})},
         )
+        # Where MLflow calls go if the tracking server stops answering mid-run (tracking_spool.py).
+        spool = storage.join(out, "mlflow-spool") if not storage.is_uri(out) else str(storage.cache_root() / "mlflow-spool")
+        handle = {**handle, "spool_dir": spool}
+        sink = trk.MlflowSink(handle)
     status = "FAILED"
     try:
         if workers == 0:
             device = torch.device("cuda") if gpu else torch.device("cpu")
-            session = LocalSession(run_dir=run_dir, resume_from=resume, keep=cfg.train.keep_checkpoints,
+            session = LocalSession(run_dir=Path(run_dir), resume_from=resume, keep=cfg.train.keep_checkpoints,
                                    score_key=score_key, device=device)
             summary = run_loop(cfg, session, tracking=handle, show_progress=progress, trial=trial)
             summary["checkpoints"] = [{"path": c.path, "epoch": c.epoch, "metrics": c.metrics} for c in session.reported]
@@ -146,15 +158,15 @@ def train(
         raise_if_diverged(summary)
         best, last, best_score = _pick(summary.get("checkpoints", []), score_key)
         if handle and best and cfg.tracking.log_checkpoint:
-            trk.MlflowSink(handle).log_artifact(best, "checkpoints/best")
+            sink.log_artifact(storage.fetch_dir(best), "checkpoints/best")
         if handle and best_score is not None:
-            trk.MlflowSink(handle).log_metrics({f"best_{score_key}": best_score}, step=0)
+            sink.log_metrics({f"best_{score_key}": best_score}, step=0)
         status = "FINISHED"
     finally:
         if handle:
             end_tags = {"ganbench.best_checkpoint": best, "ganbench.last_checkpoint": last,
                         "ganbench.status": summary.get("status")} if status == "FINISHED" else {}
-            trk.finish_run(handle, status, end_tags)
+            sink.finish(status, end_tags)
     result = {
         "run_id": handle["run_id"] if handle else None,
         "tracking_uri": handle["tracking_uri"] if handle else None,

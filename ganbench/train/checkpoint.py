@@ -16,15 +16,25 @@ STATE_FILE = "state.pt"
 
 
 def save_checkpoint(folder: Path, cfg: RunConfig, state: dict[str, Any], metrics: dict) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save({**state, "config_yaml": to_yaml(cfg)}, folder / STATE_FILE)
-    (folder / "config.yaml").write_text(to_yaml(cfg))
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save({**state, "config_yaml": to_yaml(cfg)}, folder / STATE_FILE)
+        (folder / "config.yaml").write_text(to_yaml(cfg))
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    except OSError as e:  # disk full, read-only mount: say where, not a bare errno
+        raise CheckpointError(write_error(folder, e)) from None
     return folder
 
 
+def write_error(where: Path | str, e: OSError) -> str:
+    return (f"could not write checkpoint to {where}: {e.strerror or e} (errno {e.errno}); "
+            f"earlier checkpoints are kept; free space or point --out elsewhere, then --resume")
+
+
 def resolve_state_file(path: str | Path) -> Path:
-    p = Path(path)
+    from ganbench.storage import fetch_dir, is_uri
+
+    p = fetch_dir(path) if is_uri(path) else Path(path)  # s3://... checkpoints are fetched first
     if p.is_dir():
         p = p / STATE_FILE
     if not p.is_file():

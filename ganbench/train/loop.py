@@ -103,6 +103,7 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
     stepper.D = session.wrap(models.D)
 
     sink = reporter = None
+    logged_through = 0
     if session.is_main:
         log.info("data: %s", loader.describe())
         reporter = make_reporter(trial)
@@ -110,6 +111,9 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
             from ganbench.tracking import MlflowSink
 
             sink = MlflowSink(tracking)
+            # After a worker failure Ray restarts every worker from the last checkpoint, and
+            # the epochs after it are trained again: don't log them twice into the run.
+            logged_through = sink.logged_through("epoch") if resume is not None else 0
             sink.set_tags({"ganbench.loader": loader.kind, "ganbench.device": str(device),
                            "ganbench.world_size": session.world_size,
                            "ganbench.amp": "bf16" if stepper.amp else "off"})
@@ -169,7 +173,7 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                 # All ranks generate and extract features; rank 0 gets the numbers.
                 em, protocol = evaluator.evaluate(models)
                 metrics.update(em)
-                if sink and em:
+                if sink and em and epoch + 1 > logged_through:
                     sink.set_tags({f"ganbench.eval.{k}": v for k, v in protocol.items()})
             history.append(metrics)
             last_metrics = metrics
@@ -178,7 +182,7 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                 log.info("epoch %d: %s", epoch + 1, _fmt(metrics, score_key))
                 grid = _sample_grid(models.G, fixed_z, fixed_labels, work / f"samples_epoch_{epoch + 1:04d}.png")
                 curves = plot_curves(history, work / "loss_curves.png", title=cfg.preset)
-                if sink:
+                if sink and epoch + 1 > logged_through:
                     sink.log_metrics(metrics, step=epoch + 1)
                     sink.log_artifact(grid, "samples")
                     sink.log_artifact(curves, "plots")
