@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 from ganbench.config import RunConfig, flatten, to_yaml
+from ganbench.errors import GanbenchError
 
 log = logging.getLogger("ganbench.tracking")
 
@@ -23,11 +25,29 @@ DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
 
 
+class TrackingError(GanbenchError):
+    """The MLflow tracking store cannot be used (before a run starts; mid-run we spool)."""
+
+
 def resolve_tracking_uri(cfg_uri: Optional[str] = None) -> str:
     uri = cfg_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
     return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+
+
+@contextmanager
+def fail_fast():
+    """MLflow retries an unreachable server for minutes by default; one probe need not."""
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+    saved = {k: os.environ.get(k) for k in quick}
+    os.environ.update({k: v for k, v in quick.items() if saved[k] is None})  # the user's settings win
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
 
 
 def client(uri: str):
@@ -64,9 +84,15 @@ def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, p
 def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | None = None) -> dict:
     """Create the MLflow run for a training job; returns the tracking handle for workers."""
     uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
-    handle = create_run(uri, cfg.tracking.experiment, cfg.tracking.run_name,
-                        tags={"ganbench.preset": cfg.preset, **(tags or {})},
-                        params={**flatten(cfg), **(extra_params or {})})
+    try:
+        with fail_fast():
+            handle = create_run(uri, cfg.tracking.experiment, cfg.tracking.run_name,
+                                tags={"ganbench.preset": cfg.preset, **(tags or {})},
+                                params={**flatten(cfg), **(extra_params or {})})
+    except Exception as e:  # nothing has started yet: stop here, clearly
+        raise TrackingError(f"cannot start an MLflow run at {uri}: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:200]}. Start the tracking server, or set "
+                            f"MLFLOW_TRACKING_URI / tracking.tracking_uri to one that answers") from None
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "config.yaml"
         p.write_text(to_yaml(cfg))
@@ -88,8 +114,11 @@ class MlflowSink:
     If the tracking server stops answering, training goes on: the failure is logged once
     and every later call is spooled to `handle["spool_dir"]` (see tracking_spool.py) for
     `ganbench tracking-sync`. Once offline, the sink stays offline for the rest of the
-    process, so the spool keeps the calls in order.
+    process (for every sink of that run), so the spool keeps the calls in order and the
+    failure is reported once.
     """
+
+    _offline_runs: set = set()  # per process: a server that failed once is not retried
 
     def __init__(self, handle: dict):
         # MLflow's default HTTP retries wait ~4 minutes on a dead server; a training step
@@ -100,7 +129,10 @@ class MlflowSink:
         self.client = client(handle["tracking_uri"])
         self.handle = handle
         self.run_id = handle["run_id"]
-        self.offline = False
+
+    @property
+    def offline(self) -> bool:
+        return self.run_id in MlflowSink._offline_runs
 
     def _call(self, fn, record: dict) -> None:
         if not self.offline:
@@ -108,7 +140,7 @@ class MlflowSink:
                 fn()
                 return
             except Exception as e:
-                self.offline = True
+                MlflowSink._offline_runs.add(self.run_id)
                 where = self.handle.get("spool_dir")
                 log.warning("MLflow tracking at %s failed (%s: %s). Training goes on; %s",
                             self.handle["tracking_uri"], type(e).__name__, str(e).splitlines()[0][:200],

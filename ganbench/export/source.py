@@ -8,13 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ganbench.errors import CheckpointError, ConfigError
-from ganbench.tracking import client as mlflow_client, resolve_tracking_uri
+from ganbench.tracking import client as mlflow_client, fail_fast, resolve_tracking_uri
 from ganbench.train.checkpoint import STATE_FILE, load_checkpoint
 
 log = logging.getLogger("ganbench.export")
@@ -29,24 +28,10 @@ class Source:
     run: object = None  # the mlflow Run when reachable, else None
 
 
-@contextmanager
-def _fail_fast():
-    """MLflow retries an unreachable server for minutes by default; one probe need not."""
-    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
-    saved = {k: os.environ.get(k) for k in quick}
-    os.environ.update({k: v for k, v in quick.items() if saved[k] is None})  # the user's settings win
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-
-
 def _get_run(uri: str, run_id: str):
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise FileNotFoundError(f"no MLflow database at {uri}")  # never create an empty one
-    with _fail_fast():
+    with fail_fast():
         return mlflow_client(uri).get_run(run_id)
 
 
