@@ -78,15 +78,32 @@ def _validate(spec: TuneSpec) -> None:
         raise ConfigError(f"unknown pruner {spec.pruner!r}; valid pruners: {', '.join(PRUNERS)}")
 
 
-def _fail_stale(study: optuna.Study) -> int:
-    """Trials left RUNNING by a driver that died: mark them FAIL so the study can go on."""
+def _fail_stale(study: optuna.Study, tracking_uri: Optional[str] = None) -> int:
+    """Trials left RUNNING by a driver that died: mark them FAIL so the study can go on,
+    and their MLflow runs FAILED too (else the UI shows them running forever)."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in stale:
         study._storage.set_trial_user_attr(t._trial_id, "fail_reason", "driver stopped while running")
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
     if stale:
         log.warning("marked %d trial(s) left running by an earlier driver as FAIL", len(stale))
+        _fail_stale_runs(study.study_name, [t.number for t in stale], tracking_uri)
     return len(stale)
+
+
+def _fail_stale_runs(study_name: str, numbers: list[int], tracking_uri: Optional[str]) -> None:
+    from ganbench import tracking as trk
+
+    try:
+        c = trk.client(trk.resolve_tracking_uri(tracking_uri))
+        exps = [e.experiment_id for e in c.search_experiments()]
+        runs = c.search_runs(exps, f"tags.`optuna.study` = '{study_name}' and attributes.status = 'RUNNING'")
+        for r in runs:
+            if r.data.tags.get("optuna.trial") in {str(n) for n in numbers}:
+                c.set_tag(r.info.run_id, "ganbench.error", "tuning driver stopped while this trial ran")
+                c.set_terminated(r.info.run_id, status="FAILED")
+    except Exception as e:  # tracking is secondary here: the study must still resume
+        log.warning("could not mark the stale trials' MLflow runs FAILED: %s", e)
 
 
 def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, parent: dict, storage: str):
@@ -132,7 +149,7 @@ def run_study(spec: TuneSpec) -> dict:
         )
     except Exception as e:  # a bad URL or an unreachable database: say which
         raise ConfigError(f"cannot open Optuna storage {storage!r}: {type(e).__name__}: {e}") from None
-    _fail_stale(study)
+    _fail_stale(study, base.tracking.tracking_uri)
     if not study.trials:
         study.enqueue_trial(space.defaults(base), user_attrs={"baseline": True})
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
