@@ -73,7 +73,9 @@ def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, p
     from mlflow.entities import Param
 
     c = client(uri)
-    run = c.create_run(get_or_create_experiment(uri, experiment), run_name=run_name, tags=tags)
+    # Tag values must be strings over REST (a SQLite store would quietly accept an int).
+    run = c.create_run(get_or_create_experiment(uri, experiment), run_name=run_name,
+                       tags={k: str(v) for k, v in tags.items()})
     run_id = run.info.run_id
     items = [Param(k, str(v)) for k, v in params.items()]
     for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params

@@ -51,6 +51,16 @@ class TuneSpec:
     overrides: tuple = field(default_factory=tuple)  # --set key=value for every trial
 
 
+def redact(url: str) -> str:
+    """The storage URL without its password: it goes into MLflow params, logs and JSON."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an RDB URL: nothing to hide, and the error will say so elsewhere
+        return url
+
+
 def default_storage() -> str:
     return os.environ.get("GANBENCH_OPTUNA_STORAGE") or f"sqlite:///{Path.cwd() / 'optuna.db'}"
 
@@ -148,7 +158,8 @@ def run_study(spec: TuneSpec) -> dict:
             pruner=build_pruner(spec.pruner, spec.warmup, base.train.epochs),
         )
     except Exception as e:  # a bad URL or an unreachable database: say which
-        raise ConfigError(f"cannot open Optuna storage {storage!r}: {type(e).__name__}: {e}") from None
+        msg = str(e).replace(storage, redact(storage))
+        raise ConfigError(f"cannot open Optuna storage {redact(storage)!r}: {type(e).__name__}: {msg}") from None
     _fail_stale(study, base.tracking.tracking_uri)
     if not study.trials:
         study.enqueue_trial(space.defaults(base), user_attrs={"baseline": True})
@@ -156,7 +167,7 @@ def run_study(spec: TuneSpec) -> dict:
     remaining = max(0, spec.trials - done)
 
     parent = parent_run(study, base.tracking.experiment, base.tracking.tracking_uri,
-                        {"preset": spec.preset, "storage": storage, "pruner": spec.pruner,
+                        {"preset": spec.preset, "storage": redact(storage), "pruner": spec.pruner,
                          "workers_per_trial": spec.workers, "parallel": spec.parallel})
     status = "FAILED"
     try:
@@ -196,7 +207,7 @@ def summarize(study: optuna.Study, storage: str) -> dict:
     baseline = next((t for t in trials if t.user_attrs.get("baseline")), None)
     return {
         "study": study.study_name,
-        "storage": storage,
+        "storage": redact(storage),
         "best_params": best.params if best else None,
         "best_value": best.value if best else None,
         "best_trial": best.number if best else None,
