@@ -16,7 +16,7 @@ Deploy: `ganbench serve --model model.onnx`, or `serve run serve/config.yaml` (i
 import asyncio
 import secrets
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -43,6 +43,18 @@ class SampleRequest(BaseModel):
                                               description="conditional models: n class ids, or one for all")
     format: Literal["png", "npy", "json"] = Field(
         "png", description="png: one image grid; npy: float32 (N, C, H, W) in [-1, 1]; json: base64 PNGs")
+
+
+class ErrorBody(BaseModel):
+    """Every error response: 400 body not JSON, 413 body too large, 422 anything else."""
+    error: str
+    detail: Optional[Any] = None
+
+
+ERRORS = {400: {"model": ErrorBody, "description": "the body is not valid JSON"},
+          413: {"model": ErrorBody, "description": "the body is larger than max_body_bytes (see GET /v1/model)"},
+          422: {"model": ErrorBody, "description": "a request the model cannot answer (wrong fields, types, "
+                                                   "n out of range, bad labels)"}}
 
 
 class HTTPError(Exception):
@@ -121,7 +133,7 @@ class GanGenerator:
     @api.post("/v1/sample", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": SampleRequest.model_json_schema()}}}},
         responses={200: {"content": {"image/png": {}, "application/octet-stream": {}, "application/json": {}},
-                         "description": "images; the seed used is in the X-Seed header"}})
+                         "description": "images; the seed used is in the X-Seed header"}, **ERRORS})
     async def sample(self, request: Request) -> Response:
         req = SampleRequest.model_validate_json(await _read_body(request, self.settings.max_body_bytes))
         seed = req.seed if req.seed is not None else secrets.randbits(32)

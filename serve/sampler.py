@@ -6,6 +6,7 @@ Noise comes from numpy, never from the caller or from torch:
 is also in the model's metadata), so the same seed gives the same bytes on any replica."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ganbench.errors import ConfigError, GanbenchError
-from ganbench.export.metadata import read_metadata
 
 log = logging.getLogger("ganbench.serve")
 REQUIRED = ("latent_dim", "image_shape", "num_classes", "conditional")
@@ -48,6 +48,20 @@ def fetch_model(model: str) -> Path:
     return path
 
 
+def session_metadata(session) -> dict:
+    """The model's metadata from its onnxruntime session, decoded like
+    `ganbench.export.metadata.read_metadata` (JSON values; raw strings from other tools).
+    Not imported from there: importing `ganbench.export` imports torch, which would cost each
+    replica seconds of start-up (so longer recovery after a crash) and hundreds of MB."""
+    out = {}
+    for key, value in session.get_modelmeta().custom_metadata_map.items():
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def pick_providers(gpu: bool) -> tuple[list[str], Optional[str]]:
     """CUDA only when a GPU was asked for and this onnxruntime build has it; say why not."""
     import onnxruntime as ort
@@ -66,7 +80,12 @@ class OnnxSampler:
         import onnxruntime as ort
 
         self.path = fetch_model(str(model))
-        self.metadata = read_metadata(self.path)
+        providers, self.provider_note = pick_providers(gpu)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+        self.metadata = session_metadata(self.session)
         missing = [k for k in REQUIRED if k not in self.metadata]
         if missing:
             raise ConfigError(f"{self.path} lacks metadata {missing}: export it with `ganbench export`")
@@ -74,11 +93,6 @@ class OnnxSampler:
         self.num_classes = int(self.metadata["num_classes"])
         self.conditional = bool(self.metadata["conditional"])
         self.max_n = max_n
-        providers, self.provider_note = pick_providers(gpu)
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
         # What onnxruntime actually runs on (it may drop a provider it cannot start).
         self.provider = self.session.get_providers()[0]
 

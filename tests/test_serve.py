@@ -16,32 +16,19 @@ import requests
 import yaml
 from PIL import Image
 
-from ganbench import config as C
 from ganbench.errors import ConfigError
-from ganbench.export import export_generator
-from ganbench.models import build_models
-from ganbench.presets import get_preset
-from ganbench.train.checkpoint import save_checkpoint
 from serve.sampler import OnnxSampler, SampleError
 from serve.settings import resolve
+from serve_fixtures import export_tiny, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_N = 32
 
 
-def _export(root: Path, model: str, num_classes: int) -> Path:
-    """A freshly initialised debug-size generator, checkpointed and exported (no training)."""
-    cfg = C.with_updates(get_preset("debug"), model={"name": model, "ngf": 8, "ndf": 8, "latent_dim": 16})
-    models = build_models(cfg.model, (1, 28, 28), num_classes)
-    ckpt = save_checkpoint(root / model, cfg, {"G": models.G.state_dict(), "D": models.D.state_dict(), "epoch": 1,
-                                               "image_shape": [1, 28, 28], "num_classes": num_classes}, {})
-    return Path(export_generator(root / f"{model}.onnx", checkpoint=str(ckpt))["onnx_path"])
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    return {"uncond": _export(root, "dcgan", 0), "cond": _export(root, "cdcgan", 10)}
+    return {"uncond": export_tiny(root, "dcgan", 0), "cond": export_tiny(root, "cdcgan", 10)}
 
 
 # ---------------------------------------------------------------- the sampler, no HTTP
@@ -100,12 +87,6 @@ def test_config_file_is_a_valid_serve_config():
 # ---------------------------------------------------------------- over HTTP
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(models):
     import ray
@@ -116,7 +97,7 @@ def server(models):
 
     args = yaml.safe_load((REPO / "serve" / "config.yaml").read_text())["applications"][0]["args"]
     common = {"max_n": MAX_N, "num_cpus": 0.5}  # two small replicas fit on a 2-core machine
-    url = start({**args, **common, "model": str(models["uncond"])}, "127.0.0.1", _free_port())
+    url = start({**args, **common, "model": str(models["uncond"])}, "127.0.0.1", free_port())
     serve.run(app_builder({**common, "model": str(models["cond"])}), name="cond", route_prefix="/cond")
     yield url
     serve.shutdown()

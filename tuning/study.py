@@ -32,6 +32,7 @@ from tuning.mlflow_study import log_summary, parent_run
 
 log = logging.getLogger("ganbench.tuning")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+STALE_REASON = "driver stopped while running"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _fail_stale(study: optuna.Study, tracking_uri: Optional[str] = None) -> int:
     and their MLflow runs FAILED too (else the UI shows them running forever)."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in stale:
-        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", "driver stopped while running")
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", STALE_REASON)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
     if stale:
         log.warning("marked %d trial(s) left running by an earlier driver as FAIL", len(stale))
@@ -163,7 +164,10 @@ def run_study(spec: TuneSpec) -> dict:
     _fail_stale(study, base.tracking.tracking_uri)
     if not study.trials:
         study.enqueue_trial(space.defaults(base), user_attrs={"baseline": True})
-    done = len(study.get_trials(deepcopy=False, states=FINISHED))
+    # Trials that crashed count towards --trials; trials cut short because the driver died
+    # were not the trial's fault and are run again.
+    done = sum(t.user_attrs.get("fail_reason") != STALE_REASON
+               for t in study.get_trials(deepcopy=False, states=FINISHED))
     remaining = max(0, spec.trials - done)
 
     parent = parent_run(study, base.tracking.experiment, base.tracking.tracking_uri,

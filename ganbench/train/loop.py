@@ -111,12 +111,14 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
             from ganbench.tracking import MlflowSink
 
             sink = MlflowSink(tracking)
-            # After a worker failure Ray restarts every worker from the last checkpoint, and
-            # the epochs after it are trained again: don't log them twice into the run.
-            logged_through = sink.logged_through("epoch") if resume is not None else 0
+            # After a worker failure Ray restarts every worker from the last checkpoint it
+            # registered (or from scratch if none was), and the epochs after it are trained
+            # again: don't log them twice into the run.
+            logged_through = sink.logged_through("epoch")
             sink.set_tags({"ganbench.loader": loader.kind, "ganbench.device": str(device),
                            "ganbench.world_size": session.world_size,
-                           "ganbench.amp": "bf16" if stepper.amp else "off"})
+                           "ganbench.amp": "bf16" if stepper.amp else "off",
+                           **({"ganbench.resumed_at_epoch": start_epoch} if resume is not None else {})})
 
     # Fixed noise for the per-epoch grid: the same images every epoch show progress.
     n_grid = cfg.train.sample_grid
