@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-all bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m ganbench.demo
 
+# What CI runs (.ci/run). Tests marked `slow` (minutes each) are left out; test-all runs them.
 test: $(STAMP)
+	$(PY) -m pytest -q -ra -m "not slow"
+
+test-all: $(STAMP)
 	$(PY) -m pytest -q -ra
 
 # All measured claims in the README (about 25 minutes on 2 CPU cores).
@@ -25,6 +29,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/fid_throughput.py
 	$(PY) benchmarks/mnist_preset.py
 	$(PY) benchmarks/tune_digits.py
+	$(PY) benchmarks/serve_latency.py
+	$(PY) benchmarks/train_scaling.py
 
 clean:
 	rm -rf $(VENV) runs mlartifacts mlflow.db demo

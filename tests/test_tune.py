@@ -1,5 +1,5 @@
 """A small Optuna study on `debug`: trials are Ray Train runs, one trial fails, the study
-completes, resumes to 5 trials under the same name, and every trial is an MLflow run
+completes, resumes to 3 trials under the same name, and every trial is an MLflow run
 nested under the study's parent run."""
 from __future__ import annotations
 
@@ -36,29 +36,29 @@ def test_study_survives_a_failed_trial_resumes_and_nests_runs(tmp_path, monkeypa
         return real_train(cfg, **kw)
 
     monkeypatch.setattr(study_mod, "train", flaky_train)
-    spec = TuneSpec(preset="debug", trials=3, study="t", storage=storage, workers=1, pruner="median",
+    spec = TuneSpec(preset="debug", trials=2, study="t", storage=storage, workers=1, pruner="median",
                     out=str(tmp_path / "runs"), overrides=SETS)
     s1 = run_study(spec)
     assert s1["study"] == "t" and s1["storage"] == storage
     assert s1["n_trials"].get("FAIL") == 1
-    assert sum(s1["n_trials"].values()) == 3
+    assert sum(s1["n_trials"].values()) == 2
     assert s1["best_value"] is not None and s1["best_params"] is not None
     assert s1["default_value"] is not None  # trial 0 is the preset's own config
     assert s1["score_key"] == "fid300_digitscnn"
 
     monkeypatch.setattr(study_mod, "train", real_train)
-    s2 = run_study(TuneSpec(**{**spec.__dict__, "trials": 5}))
-    assert sum(s2["n_trials"].values()) == 5
+    s2 = run_study(TuneSpec(**{**spec.__dict__, "trials": 3}))
+    assert sum(s2["n_trials"].values()) == 3
     assert s2["parent_run_id"] == s1["parent_run_id"]  # same study, same parent run
 
     study = optuna.load_study(study_name="t", storage=storage)
-    assert len(study.trials) == 5
+    assert len(study.trials) == 3
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     children = client.search_runs(
         [client.get_run(s2["parent_run_id"]).info.experiment_id],
         f"tags.`mlflow.parentRunId` = '{s2['parent_run_id']}'")
     # the failed trial's run never started training; every other trial has its nested run
-    assert len(children) == 4
+    assert len(children) == 2
     best = client.get_run(s2["best_run_id"])
     assert best.data.tags["mlflow.parentRunId"] == s2["parent_run_id"]
     assert "fid300_digitscnn" in best.data.metrics
@@ -70,11 +70,27 @@ def test_study_survives_a_failed_trial_resumes_and_nests_runs(tmp_path, monkeypa
 
 
 def test_stale_running_trials_are_failed_on_resume(tmp_path):
+    """What a killed driver leaves: a RUNNING trial and its RUNNING MLflow run (the real
+    SIGKILL of `ganbench tune` is test_ray_faults.py's slow test)."""
+    from ganbench import tracking as trk
+
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     study = optuna.create_study(study_name="s", storage=storage, direction="minimize")
-    study.ask()  # a trial a dead driver left RUNNING
-    assert study_mod._fail_stale(study) == 1
-    assert study.trials[0].state == TrialState.FAIL
+    study.enqueue_trial({"x": 1.0})
+    study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=1)  # a finished trial
+    orphan = study.ask()  # a trial a dead driver left RUNNING, with its run
+    run = trk.create_run(uri, "ganbench", "s-trial001", {"optuna.study": "s", "optuna.trial": orphan.number}, {})
+    other = trk.create_run(uri, "ganbench", "x", {"optuna.study": "other", "optuna.trial": orphan.number}, {})
+
+    assert study_mod._fail_stale(study, uri) == 1
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert study.trials[1].user_attrs["fail_reason"] == study_mod.STALE_REASON
+    client = MlflowClient(uri)
+    assert client.get_run(run["run_id"]).info.status == "FAILED"
+    assert client.get_run(other["run_id"]).info.status == "RUNNING", "another study's run is not touched"
+    # The orphan does not use up the budget: a study of 2 still has one trial to run.
+    assert study_mod.finished_count(study) == 1
 
 
 @pytest.mark.parametrize("kw, needle", [

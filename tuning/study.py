@@ -102,6 +102,13 @@ def _fail_stale(study: optuna.Study, tracking_uri: Optional[str] = None) -> int:
     return len(stale)
 
 
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count towards --trials: complete, pruned and crashed ones. Trials cut short
+    because the driver died were not the trial's fault and are run again."""
+    return sum(t.user_attrs.get("fail_reason") != STALE_REASON
+               for t in study.get_trials(deepcopy=False, states=FINISHED))
+
+
 def _fail_stale_runs(study_name: str, numbers: list[int], tracking_uri: Optional[str]) -> None:
     from ganbench import tracking as trk
 
@@ -164,10 +171,7 @@ def run_study(spec: TuneSpec) -> dict:
     _fail_stale(study, base.tracking.tracking_uri)
     if not study.trials:
         study.enqueue_trial(space.defaults(base), user_attrs={"baseline": True})
-    # Trials that crashed count towards --trials; trials cut short because the driver died
-    # were not the trial's fault and are run again.
-    done = sum(t.user_attrs.get("fail_reason") != STALE_REASON
-               for t in study.get_trials(deepcopy=False, states=FINISHED))
+    done = finished_count(study)
     remaining = max(0, spec.trials - done)
 
     parent = parent_run(study, base.tracking.experiment, base.tracking.tracking_uri,
