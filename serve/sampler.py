@@ -6,7 +6,6 @@ Noise comes from numpy, never from the caller or from torch:
 is also in the model's metadata), so the same seed gives the same bytes on any replica."""
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,17 +48,12 @@ def fetch_model(model: str) -> Path:
 
 
 def session_metadata(session) -> dict:
-    """The model's metadata from its onnxruntime session, decoded like
-    `ganbench.export.metadata.read_metadata` (JSON values; raw strings from other tools).
-    Not imported from there: importing `ganbench.export` imports torch, which would cost each
-    replica seconds of start-up (so longer recovery after a crash) and hundreds of MB."""
-    out = {}
-    for key, value in session.get_modelmeta().custom_metadata_map.items():
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    """The model's metadata from the onnxruntime session already loaded (no second parse).
+    ganbench.export imports lazily, so this does not import torch: a replica that did would
+    take seconds longer to start (so to recover after a crash) and hundreds of MB more."""
+    from ganbench.export.metadata import decode_metadata
+
+    return decode_metadata(session.get_modelmeta().custom_metadata_map.items())
 
 
 def pick_providers(gpu: bool) -> tuple[list[str], Optional[str]]:

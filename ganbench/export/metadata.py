@@ -24,10 +24,16 @@ def set_metadata(model: onnx.ModelProto, meta: dict) -> None:
 def read_metadata(path: str | Path) -> dict:
     """The metadata of an ONNX file as a dict (weights are not loaded)."""
     model = onnx.load(str(path), load_external_data=False)
+    return decode_metadata((p.key, p.value) for p in model.metadata_props)
+
+
+def decode_metadata(pairs) -> dict:
+    """(key, value) string pairs -> dict: our values are JSON; another tool's stay raw strings.
+    Also used on an onnxruntime session's `custom_metadata_map` by the Serve replicas."""
     out = {}
-    for p in model.metadata_props:
+    for key, value in pairs:
         try:
-            out[p.key] = json.loads(p.value)
-        except json.JSONDecodeError:  # written by another tool: keep the raw string
-            out[p.key] = p.value
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
     return out
