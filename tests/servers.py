@@ -48,12 +48,13 @@ def kill_group(proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
 
 
 class MlflowServer:
-    """`mlflow server` with a SQLite backend and proxied artifacts, one worker (see design.md:
+    """`mlflow server` with a SQLite (or given) backend and proxied artifacts, one worker (see design.md:
     without MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false and --workers 1 it starts ~2 GB of workers)."""
 
-    def __init__(self, root: Path, port: int | None = None):
+    def __init__(self, root: Path, port: int | None = None, backend: str | None = None):
         self.root = Path(root)
         self.port = port or free_port()
+        self.backend = backend or f"sqlite:///{self.root / 'mlflow.db'}"  # or postgresql://...
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
@@ -63,7 +64,7 @@ class MlflowServer:
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         self.proc = subprocess.Popen(
             [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+             "--backend-store-uri", self.backend,
              "--artifacts-destination", str(self.root / "artifacts")],
             stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
         wait_until(lambda: requests.get(f"{self.uri}/health", timeout=2).status_code == 200, 90,

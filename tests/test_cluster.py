@@ -1,6 +1,6 @@
 """The cluster path, for real on one machine: a Ray head started with `ray start --head`
 and token authentication, jobs sent with `ray job submit --working-dir`, an `mlflow server`
-as the tracking store and PostgreSQL as the Optuna storage - the README's recipe."""
+on PostgreSQL as the tracking store and PostgreSQL as the Optuna storage - the README's recipe."""
 from __future__ import annotations
 
 import json
@@ -69,7 +69,7 @@ def test_submit_without_the_token_is_refused(ray_head):
 def test_tune_study_as_a_ray_job_with_mlflow_server_and_postgres(ray_head, tmp_path):
     if why := Postgres.available():
         pytest.skip(why)
-    with MlflowServer(tmp_path / "mlflow") as mlflow_server, Postgres() as pg:
+    with Postgres() as pg, MlflowServer(tmp_path / "mlflow", backend=pg.create_db("mlflow")) as mlflow_server:
         storage = pg.create_db("optuna")
         entry = (
             # Which ganbench runs: the uploaded working dir, not whatever the image had.
