@@ -64,8 +64,8 @@ def _train_workers() -> list[psutil.Process]:
 
 
 def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path):
-    epochs = 7
-    cfg = C.with_updates(get_preset("debug"), train={"epochs": epochs, "max_steps_per_epoch": 24})
+    epochs = 6
+    cfg = C.with_updates(get_preset("debug"), train={"epochs": epochs, "max_steps_per_epoch": 12})
     result, errors, killed = {}, [], {}
 
     def run():
