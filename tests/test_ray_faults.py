@@ -129,7 +129,7 @@ def test_checkpoints_on_an_object_store(tmp_path, s3):
     assert not list(Path.cwd().glob("runs")), "nothing may be written locally when --out is a URI"
 
     # Everything that reads a checkpoint takes the URI: resume (here in-process, into a local
-    # folder), sample.
+    # folder), sample, export (from the run's best_checkpoint tag, an s3:// URI).
     ck1 = a["last_checkpoint"].replace("checkpoint_epoch_0002", "checkpoint_epoch_0001")
     b = train(cfg, workers=0, out=tmp_path / "local", resume=ck1)
     _, s_b = load_checkpoint(b["last_checkpoint"])
@@ -137,6 +137,10 @@ def test_checkpoints_on_an_object_store(tmp_path, s3):
     assert MlflowClient(a["tracking_uri"]).get_run(b["run_id"]).data.tags["ganbench.resumed_at_epoch"] == "1"
     _, models = load_generator(a["last_checkpoint"])
     assert models.latent_dim == cfg.model.latent_dim
+    from ganbench.export import export_generator
+
+    exported = export_generator(tmp_path / "g.onnx", run_id=a["run_id"], log_to_mlflow=False)
+    assert exported["max_abs_diff"] < 1e-4 and Path(exported["onnx_path"]).is_file()
     arts = {x.path for x in MlflowClient(a["tracking_uri"]).list_artifacts(a["run_id"], "checkpoints/best")}
     assert "checkpoints/best/state.pt" in arts, arts  # fetched from S3, then logged to MLflow
 

@@ -36,8 +36,10 @@ def _get_run(uri: str, run_id: str):
 
 
 def _local_or_artifact(path: Optional[str], run, uri: str, scratch: Path) -> str:
-    if path and (Path(path, STATE_FILE).is_file() or Path(path).is_file()):
-        return path
+    from ganbench.storage import is_uri
+
+    if path and (is_uri(path) or Path(path, STATE_FILE).is_file() or Path(path).is_file()):
+        return path  # an s3://... checkpoint is fetched by load_checkpoint
     if run is not None:
         import mlflow
 
