@@ -1,6 +1,7 @@
 """Serving latency and throughput: HTTP through Ray Serve against the same onnxruntime
 session called in-process, for n=1 and n=64 images per request; and onnxruntime against
-torch eager for the generator alone (images/s).
+torch eager for the generator alone (images/s, in interleaved rounds; the ratio is the
+median of neighbouring rounds).
 
 The generator is the preset's (default mnist-dcgan: 28 px gray, latent 100, ngf 64) freshly
 initialised: speed does not depend on the weights. Both sides use the same number of
@@ -19,6 +20,7 @@ import os
 import platform
 import socket
 import tempfile
+import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -86,22 +88,32 @@ def bench_http(url: str, n: int, count: int, clients: int) -> dict:
     return stats(*timed(ask, count, clients), n)
 
 
-def bench_engines(path: Path, models, threads: int, batch: int = 64, reps: int = 30) -> dict:
+def bench_engines(path: Path, models, threads: int, batch: int = 64, rounds: int = 20, reps: int = 5) -> dict:
+    """The generator alone: onnxruntime vs torch eager, in alternating chunks of `reps` calls;
+    the ratio is the median over rounds of neighbouring chunks (this VM drifts, see
+    train_throughput.py), the images/s are medians over rounds."""
     sampler = OnnxSampler(path, max_n=batch, threads=threads)
     torch.set_num_threads(threads)
     G = models.G.eval()
     z = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, models.latent_dim), dtype=np.float32))
-    out = {}
-    for name, fn in (("onnxruntime", lambda: sampler.session.run(["images"], {"z": z.numpy()})),
-                     ("torch_eager", lambda: G(z))):
-        with torch.no_grad():
+    engines = (("onnxruntime", lambda: sampler.session.run(["images"], {"z": z.numpy()})),
+               ("torch_eager", lambda: G(z)))
+    speeds: dict[str, list[float]] = {name: [] for name, _ in engines}
+    with torch.no_grad():
+        for _, fn in engines:
             for _ in range(5):
                 fn()
-            t = time.perf_counter()
-            for _ in range(reps):
-                fn()
-        out[name] = batch * reps / (time.perf_counter() - t)
-    return out
+        for _ in range(rounds):
+            for name, fn in engines:
+                t = time.perf_counter()
+                for _ in range(reps):
+                    fn()
+                speeds[name].append(batch * reps / (time.perf_counter() - t))
+    ratios = [o / t for o, t in zip(speeds["onnxruntime"], speeds["torch_eager"])]
+    return {"onnxruntime": statistics.median(speeds["onnxruntime"]),
+            "torch_eager": statistics.median(speeds["torch_eager"]),
+            "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "rounds": rounds}
 
 
 def machine() -> dict:
@@ -151,8 +163,9 @@ def main() -> None:
         print(f"{r['n']:>3} {r['mode']:<16} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['req_per_s']:>8.1f} "
               f"{r['img_per_s']:>9.0f}")
     print(f"generator alone, batch 64, {a.threads} threads: onnxruntime {engines['onnxruntime']:.0f} img/s, "
-          f"torch eager {engines['torch_eager']:.0f} img/s "
-          f"(x{engines['onnxruntime'] / engines['torch_eager']:.2f})")
+          f"torch eager {engines['torch_eager']:.0f} img/s; onnxruntime/torch median over "
+          f"{engines['rounds']} interleaved rounds x{engines['ratio_median']:.2f} "
+          f"(range {engines['ratio_min']:.2f}-{engines['ratio_max']:.2f})")
     print(json.dumps({"benchmark": "serve_latency", "preset": a.preset, "threads": a.threads, "clients": a.clients,
                       "rows": rows, "generator_img_per_s": engines, "machine": machine()}))
 
