@@ -103,3 +103,18 @@ def test_tune_study_as_a_ray_job_with_mlflow_server_and_postgres(ray_head, tmp_p
         for x in trials:
             assert client.get_metric_history(x.info.run_id, "loss_d"), "trial metrics went to the server"
             assert {a.path for a in client.list_artifacts(x.info.run_id)} >= {"samples", "config.yaml"}
+
+
+@pytest.mark.slow  # builds a virtualenv and installs from the package index (~1 min)
+def test_pip_runtime_env_installs_packages_for_the_job(ray_head):
+    """The other runtime-env route: packages the image lacks, installed by Ray per job."""
+    try:
+        requests.head("https://pypi.org/simple/", timeout=5)
+    except requests.RequestException:
+        pytest.skip("no route to the package index (pypi.org)")
+    r = _submit(ray_head, "python -c 'import ganbench, cowsay; print(\"PIP_OK\", cowsay.__file__)'",
+                runtime_env={"pip": ["cowsay==6.1"]})
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    line = next(x for x in out.splitlines() if x.startswith("PIP_OK"))
+    assert "runtime_resources/pip" in line, line
