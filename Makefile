@@ -23,13 +23,14 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -ra
 
-# All measured claims in the README (about 25 minutes on 2 CPU cores).
+# All measured claims in the README (about 35 minutes on 2 CPU cores).
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/fid_throughput.py
 	$(PY) benchmarks/mnist_preset.py
 	$(PY) benchmarks/tune_digits.py
 	$(PY) benchmarks/serve_latency.py
+	$(PY) benchmarks/serve_failover.py
 	$(PY) benchmarks/train_scaling.py
 
 clean:
