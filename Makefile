@@ -23,7 +23,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -ra
 
-# All measured claims in the README (about 35 minutes on 2 CPU cores).
+# All measured claims in the README (over half an hour on 2 CPU cores).
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/fid_throughput.py
