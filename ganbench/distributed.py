@@ -227,10 +227,27 @@ class LaunchSpec:
     trial: Optional[dict] = None  # Optuna trial spec for in-run pruning
 
 
+def _quiet_ray_report_logs() -> None:
+    """Ray Train 2.60 logs every report and every checkpoint upload at INFO from each worker
+    (a dict of all metrics per line); our own epoch line says the same in one short line.
+    Warnings and errors from those modules still show."""
+    import importlib
+
+    for name in ("ray.train.v2._internal.execution.context", "ray.train.v2._internal.execution.storage"):
+        try:
+            module_logger = getattr(importlib.import_module(name), "logger", None)
+        except ImportError:  # another Ray version: leave its logging alone
+            continue
+        if module_logger is not None:
+            module_logger.setLevel(logging.WARNING)
+
+
 def _worker_entry(loop_config: dict) -> dict:
     """Ray Train's per-worker function: rebuild the config and call the one train loop."""
     from ganbench.config import from_yaml
     from ganbench.train.loop import run_loop
+
+    _quiet_ray_report_logs()
 
     cfg = from_yaml(loop_config["config_yaml"])
     session = RaySession(resume_from=loop_config.get("resume_from"))
