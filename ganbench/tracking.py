@@ -125,7 +125,7 @@ class MlflowSink:
     def __init__(self, handle: dict):
         # MLflow's default HTTP retries wait ~4 minutes on a dead server; a training step
         # should not. These are defaults only: set the variables to override them.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # ~7 s of back-off
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # back-off 1 + 2 + 4 s
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         self.client = client(handle["tracking_uri"])
