@@ -30,22 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from serve_latency import export_preset  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).resolve().parent / "results"
 APP, DEPLOYMENT = "ganbench", "GanGenerator"
-
-
-def export_model(root: Path) -> Path:
-    from ganbench.export import export_generator
-    from ganbench.models import build_models
-    from ganbench.presets import get_preset
-    from ganbench.train.checkpoint import save_checkpoint
-
-    cfg = get_preset("debug")
-    models = build_models(cfg.model, (1, 28, 28), 0)
-    ckpt = save_checkpoint(root / "ckpt", cfg, {"G": models.G.state_dict(), "D": models.D.state_dict(), "epoch": 1,
-                                                "image_shape": [1, 28, 28], "num_classes": 0}, {})
-    return Path(export_generator(root / "g.onnx", checkpoint=str(ckpt), log_to_mlflow=False)["onnx_path"])
 
 
 def replica_pids() -> list[int]:
@@ -113,7 +101,7 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as d:
-        model = export_model(Path(d))
+        model, _ = export_preset("debug", Path(d))  # the same exporter as serve_latency.py
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -79,11 +79,14 @@ def cache_root() -> Path:
 def fetch_dir(uri: PathLike) -> Path:
     """A local copy of a checkpoint folder (or file) at `uri`; local paths are returned as is.
 
-    Copies go to the ganbench cache, keyed by the URI, and are refreshed on every call
-    (a checkpoint folder is small next to a training run, and a stale copy would be wrong).
+    Copies go to the ganbench cache, keyed by the URI. A checkpoint is read several times on
+    resume (the CLI's config, the MLflow handle, the loop), so a copy whose files and sizes
+    match the remote listing is reused instead of downloaded again.
     """
     if not is_uri(uri):
         return local_path(uri)
+    import shutil
+
     import pyarrow.fs as pafs
 
     fs, path = filesystem(str(uri))
@@ -92,13 +95,22 @@ def fetch_dir(uri: PathLike) -> Path:
         raise ConfigError(f"nothing at {uri}")
     dest = cache_root() / "remote" / hashlib.sha256(str(uri).encode()).hexdigest()[:16] / Path(path).name
     if info.type == pafs.FileType.File:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        pafs.copy_files(path, str(dest), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        remote = {"": info.size}
+        local = {"": dest.stat().st_size} if dest.is_file() else {}
+    else:
+        remote = {i.path[len(path):].lstrip("/"): i.size
+                  for i in fs.get_file_info(pafs.FileSelector(path, recursive=True)) if i.type == pafs.FileType.File}
+        local = {str(p.relative_to(dest)): p.stat().st_size for p in dest.rglob("*") if p.is_file()} \
+            if dest.is_dir() else {}
+    if local and local == remote:
         return dest
-    import shutil
-
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
+    if dest.is_dir():
+        shutil.rmtree(dest)
+    else:
+        dest.unlink(missing_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if info.type != pafs.FileType.File:
+        dest.mkdir()
     pafs.copy_files(path, str(dest), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
     return dest
 

@@ -37,7 +37,8 @@ class Spool:
         if not meta.exists():
             meta.write_text(json.dumps({**self.handle, "host": socket.gethostname()}))
         if record["type"] == "artifact":
-            dest = self.dir / "files" / f"{self._count():06d}"
+            files = self.dir / "files"
+            dest = files / f"{len(list(files.iterdir())) if files.exists() else 0:06d}"
             src = Path(record.pop("src"))
             dest.mkdir(parents=True)
             if src.is_dir():
@@ -47,10 +48,6 @@ class Spool:
             record["local"] = str((dest / src.name).relative_to(self.dir))
         with open(self.dir / RECORDS, "a") as f:
             f.write(json.dumps(record, default=float) + "\n")
-
-    def _count(self) -> int:
-        p = self.dir / RECORDS
-        return sum(1 for _ in open(p)) if p.exists() else 0
 
 
 def pending(spool_dir: str | Path) -> list[Path]:

@@ -4,7 +4,6 @@ find the processes of Serve's actors and wait for a deployment to be healthy. Ea
 starts its own Serve instance (the resilience test kills one of its processes)."""
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ganbench.export import export_generator
 from ganbench.models import build_models
 from ganbench.presets import get_preset
 from ganbench.train.checkpoint import save_checkpoint
+from servers import free_port  # noqa: F401  (re-exported for the serve test modules)
 
 APP = "ganbench"  # serve.cli.APP_NAME
 DEPLOYMENT = "GanGenerator"
@@ -25,12 +25,6 @@ def export_tiny(root: Path, model: str = "dcgan", num_classes: int = 0) -> Path:
     ckpt = save_checkpoint(root / model, cfg, {"G": models.G.state_dict(), "D": models.D.state_dict(), "epoch": 1,
                                                "image_shape": [1, 28, 28], "num_classes": num_classes}, {})
     return Path(export_generator(root / f"{model}.onnx", checkpoint=str(ckpt))["onnx_path"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop_serve() -> None:
