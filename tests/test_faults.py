@@ -159,3 +159,15 @@ def test_tracking_server_dying_mid_run_spools_and_syncs_later(tmp_path, monkeypa
 def test_tracking_sync_of_nothing_says_so(tmp_path, capsys):
     assert main(["tracking-sync", str(tmp_path / "missing")]) == 2
     assert "no spool folder" in capsys.readouterr().err
+
+
+def test_out_with_an_unknown_scheme_is_refused_before_anything_starts(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot open storage nosuchfs://bucket/runs"):
+        train(_cfg(), out="nosuchfs://bucket/runs", workers=1)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_tracking_sync_of_a_folder_without_records_says_so(tmp_path, capsys):
+    (tmp_path / "spool").mkdir()
+    assert main(["tracking-sync", str(tmp_path / "spool")]) == 2
+    assert "holds no spooled MLflow records" in capsys.readouterr().err
