@@ -131,6 +131,11 @@ class MlflowSink:
         self.client = client(handle["tracking_uri"])
         self.handle = handle
         self.run_id = handle["run_id"]
+        self.spool = None
+        if handle.get("spool_dir"):
+            from ganbench.tracking_spool import Spool
+
+            self.spool = Spool(handle["spool_dir"], {k: handle[k] for k in ("tracking_uri", "run_id")})
 
     @property
     def offline(self) -> bool:
@@ -148,10 +153,8 @@ class MlflowSink:
                             self.handle["tracking_uri"], type(e).__name__, str(e).splitlines()[0][:200],
                             f"what is not logged is saved under {where}/{self.run_id}: upload it later with "
                             f"`ganbench tracking-sync {where}`" if where else "nothing more is logged for this run")
-        if self.handle.get("spool_dir"):
-            from ganbench.tracking_spool import Spool
-
-            Spool(self.handle["spool_dir"], {k: self.handle[k] for k in ("tracking_uri", "run_id")}).append(record)
+        if self.spool is not None:
+            self.spool.append(record)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         import time
