@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override the preset for every trial, e.g. --set train.epochs=10 --set eval.every=2")
     tu.set_defaults(func=cmd_tune)
 
+    from ganbench.bench.cli import add_bench_parser
     from ganbench.export.cli import add_export_parser
     from ganbench.metrics.cli import add_fid_parser
     from serve.cli import add_serve_parser
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_fid_parser(sub)
     add_export_parser(sub)
     add_serve_parser(sub)
+    add_bench_parser(sub)
 
     ts = sub.add_parser(
         "tracking-sync", help="upload MLflow records spooled while the tracking server was down",

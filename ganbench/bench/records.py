@@ -1,0 +1,143 @@
+"""RunRecord: one finished (or failed) run as the report needs it, read back from MLflow.
+
+Both `ganbench bench` (after its runs) and `ganbench compare` (runs that already exist) build
+the report from these, so a report never depends on who ran the runs or whether the driver
+that started them is still alive.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+# Protocol entries that describe where or how often, not how a number is computed.
+IGNORED_PROTOCOL_KEYS = frozenset({"stats_cache", "world_size", "weights_file", "backbone_choice", "cache_dir"})
+FINAL_PREFIX = "final/"
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    epoch: int
+    value: float  # the per-epoch metric at this epoch
+    train_s: float  # training seconds up to and including this epoch (evaluations excluded)
+    images: float  # images trained on up to and including this epoch
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    cell: str
+    seed: Optional[int]
+    status: str  # FINISHED | FAILED | RUNNING | KILLED
+    error: str
+    metric: Optional[str]  # the ranking metric as logged (e.g. final/fid10k_inception)
+    value: Optional[float]  # its value (final tier: the best checkpoint's; else the last evaluation)
+    train_metric: Optional[str]  # the per-epoch metric
+    train_value: Optional[float]  # at the checkpoint the final metric scored (best_<name>), else the last
+    protocol: tuple  # sorted (key, value) pairs of the ranking metric's protocol
+    curve: tuple[CurvePoint, ...]
+    wall_s: float
+    cpu_s: float  # CPU-seconds of the run's process (nan when unknown)
+    gpu_s: float  # GPU-seconds reserved (wall x GPUs)
+    images_per_s: float  # median over epochs
+    images: float  # trained on, in total
+    samples: Optional[str]  # artifact path of the last epoch's sample grid
+    run_name: str = ""
+    trial: Optional[int] = None  # Optuna trial number, for runs of a search
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "FINISHED" and self.value is not None and math.isfinite(self.value)
+
+
+def _num(d: dict, key: str) -> float:
+    v = d.get(key)
+    return float(v) if v is not None else math.nan
+
+
+def _int(v) -> Optional[int]:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def pick_metric(run, wanted: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """(ranking metric, per-epoch metric) of a run: `wanted` when given; else its final FID
+    (or KID) when it has a final evaluation, else the metric that picked its best checkpoint."""
+    metrics, tags = run.data.metrics, run.data.tags
+    train = tags.get("ganbench.eval.selection_metric")
+    if wanted:
+        return wanted, (train if wanted.startswith(FINAL_PREFIX) else wanted)
+    finals = sorted(k for k in metrics if k.startswith(FINAL_PREFIX) and not k.endswith("_std"))
+    for kind in ("final/fid", "final/kid"):
+        hit = [k for k in finals if k.startswith(kind)]
+        if hit:
+            return hit[0], train
+    return train, train
+
+
+def protocol_of(tags: dict, metric: Optional[str]) -> tuple:
+    prefix = "ganbench.final_eval." if metric and metric.startswith(FINAL_PREFIX) else "ganbench.eval."
+    return tuple(sorted((k[len(prefix):], v) for k, v in tags.items()
+                        if k.startswith(prefix) and k[len(prefix):] not in IGNORED_PROTOCOL_KEYS))
+
+
+def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[str] = None) -> RunRecord:
+    """One MLflow run -> RunRecord (a few metric-history reads for the curve)."""
+    info, data = run.info, run.data
+    tags, metrics, params = data.tags, data.metrics, data.params
+    name, train = pick_metric(run, metric)
+    value = metrics.get(name) if name else None
+    train_value = None
+    if train:
+        train_value = metrics.get(f"best_{train}") if name != train else None
+        if train_value is None:
+            train_value = metrics.get(train)
+    curve = _curve(client, info.run_id, train) if info.status != "FAILED" else ()
+    times = [h.value for h in client.get_metric_history(info.run_id, "images_per_s")] if metrics.get("images_per_s") is not None else []
+    wall = _num(metrics, "cost/wall_s")
+    if math.isnan(wall) and info.end_time and info.start_time:
+        wall = (info.end_time - info.start_time) / 1000
+    gpu_s = _num(metrics, "cost/gpu_s")
+    return RunRecord(
+        run_id=info.run_id,
+        cell=cell or tags.get("ganbench.cell") or info.run_name or info.run_id[:8],
+        seed=_int(tags.get("ganbench.seed", params.get("train.seed"))),
+        status=info.status,
+        error=tags.get("ganbench.error", ""),
+        metric=name, value=value, train_metric=train, train_value=train_value,
+        protocol=protocol_of(tags, name),
+        curve=curve,
+        wall_s=wall, cpu_s=_num(metrics, "cost/cpu_s"), gpu_s=0.0 if math.isnan(gpu_s) else gpu_s,
+        images_per_s=float(sorted(times)[len(times) // 2]) if times else math.nan,
+        images=curve[-1].images if curve else math.nan,
+        samples=_last_samples(client, info.run_id) if info.status == "FINISHED" else None,
+        run_name=info.run_name or "",
+        trial=_int(tags.get("optuna.trial")),
+    )
+
+
+def _curve(client, run_id: str, metric: Optional[str]) -> tuple[CurvePoint, ...]:
+    """Per-epoch (value, cumulative train seconds, cumulative images); epochs without an
+    evaluation add their time and images to the next evaluated one."""
+    secs = {m.step: m.value for m in client.get_metric_history(run_id, "epoch_time_s")}
+    ips = {m.step: m.value for m in client.get_metric_history(run_id, "images_per_s")}
+    vals = {m.step: m.value for m in client.get_metric_history(run_id, metric)} if metric else {}
+    out, t, n = [], 0.0, 0.0
+    for epoch in sorted(secs):
+        t += secs[epoch]
+        n += secs[epoch] * ips.get(epoch, 0.0)
+        if epoch in vals:
+            out.append(CurvePoint(epoch, vals[epoch], t, round(n)))
+    if not vals and secs:  # no evaluations: still a cost, for the efficiency plot
+        out.append(CurvePoint(max(secs), math.nan, t, round(n)))
+    return tuple(out)
+
+
+def _last_samples(client, run_id: str) -> Optional[str]:
+    try:
+        files = [a.path for a in client.list_artifacts(run_id, "samples") if a.path.endswith(".png")]
+    except Exception:  # an artifact store we cannot list: the report goes on without a grid
+        return None
+    return max(files) if files else None
