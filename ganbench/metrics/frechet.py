@@ -30,11 +30,14 @@ def check_fid_samples(n: int, dim: int, what: str = "") -> None:
 
 def stats_from_features(feats) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) features -> (mu (D,), sigma (D, D)) in float64, as pytorch-fid computes them."""
-    x = np.asarray(feats, dtype=np.float64)
+    from ganbench.metrics.stats_cache import RealStats
+
+    x = np.asarray(feats)
     if x.ndim != 2:
         raise ConfigError(f"features must be a 2-D (N, D) array, got shape {x.shape}")
     check_fid_samples(x.shape[0], x.shape[1])
-    return x.mean(axis=0), np.cov(x, rowvar=False)
+    s = RealStats.from_features(x, {})
+    return s.mu, s.sigma
 
 
 def _sqrtm(a: np.ndarray) -> np.ndarray:

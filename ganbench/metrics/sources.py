@@ -28,11 +28,9 @@ from PIL import Image
 from ganbench.config import DataConfig, EvalConfig, from_dict
 from ganbench.errors import ConfigError, DataError
 from ganbench.metrics.backbones import Backbone, embed_batches
-from ganbench.metrics.classes import class_coverage, classifier_score
-from ganbench.metrics.evaluate import check_eval_config, fid_tool
-from ganbench.metrics.frechet import check_fid_samples, frechet_distance
-from ganbench.metrics.kid import kid
-from ganbench.metrics.names import metric_name
+from ganbench.metrics.compute import MetricInput, compute_metrics, fid_tool
+from ganbench.metrics.evaluate import check_eval_config
+from ganbench.metrics.frechet import check_fid_samples
 from ganbench.metrics.real_images import iter_images, load_source, select_indices
 from ganbench.metrics.resolve import resolve_backbone
 from ganbench.metrics.stats_cache import RealStats, load_stats, save_stats
@@ -174,11 +172,24 @@ def _check_stats_backbone(s: Source, backbone: Backbone) -> None:
                           f"not {backbone.name} (weights {backbone.weights_hash}): use --backbone {rec['backbone']}")
 
 
+def _side(s: Source, bb: Backbone, n: Optional[int], eval_cfg: EvalConfig,
+          data_cfg: Optional[DataConfig]) -> RealStats:
+    if s.kind == "stats":
+        _check_stats_backbone(s, bb)
+        return s.stats
+    f, p = _features(s, bb, n, eval_cfg, data_cfg)
+    s.info["probs"] = p
+    return RealStats.from_features(f, {"source": s.spec})
+
+
 def evaluate_sources(a: str, b: str, backbone: Optional[str] = None, n: Optional[int] = None,
-                     data: DataConfig | str | None = None, eval_cfg: EvalConfig = EvalConfig(),
+                     data: DataConfig | str | None = None, eval_cfg: EvalConfig = EvalConfig(backbone="auto"),
                      device: torch.device | str = "cpu", save_stats_to: Optional[str] = None,
                      data_overrides: Optional[dict] = None) -> tuple[dict, dict]:
-    """FID/KID (and, for classifier backbones, cs/coverage of A) between two sources -> (metrics, protocol).
+    """Every metric a training evaluation reports, of A against the reference B -> (metrics,
+    protocol): FID, KID, precision/recall, density/coverage, memorisation and MiFID (nearest
+    images in B), the real-vs-real floor (two halves of B), and for classifier backbones the
+    classifier score and class coverage of A.
     data_overrides: DataConfig fields (e.g. {"root": ...}) applied to whichever dataset is used."""
     if backbone:
         eval_cfg = replace(eval_cfg, backbone=backbone)
@@ -188,48 +199,23 @@ def evaluate_sources(a: str, b: str, backbone: Optional[str] = None, n: Optional
     sa, sb = open_source(a), open_source(b)
     data_cfg = _data_config(data, [sa, sb], data_overrides or {})
     bb = resolve_backbone(eval_cfg, data_cfg, device)
-    sides = {}
-    for tag, s in (("a", sa), ("b", sb)):
-        if s.kind == "stats":
-            _check_stats_backbone(s, bb)
-            st = s.stats
-        else:
-            f, p = _features(s, bb, n, eval_cfg, data_cfg)
-            x = f.astype(np.float64)
-            st = RealStats(x.mean(axis=0), np.cov(x, rowvar=False) if len(x) > 1 else np.zeros((bb.dim, bb.dim)),
-                           f.astype(np.float32), {"n_real": len(f)})
-            s.info["probs"] = p
-        sides[tag] = st
+    ga, gb = _side(sa, bb, n, eval_cfg, data_cfg), _side(sb, bb, n, eval_cfg, data_cfg)
+    if ga.features is None and gb.features is None:
+        check_fid_samples(min(ga.n, gb.n), bb.dim, "statistics files")
     protocol = {**bb.describe(), "tool": fid_tool(bb), "seed": eval_cfg.seed,
                 "dataset": data_cfg.name if data_cfg else None}
-    for tag, s in (("a", sa), ("b", sb)):
-        protocol.update({f"{tag}_kind": s.kind, f"{tag}_path": str(s.path), f"{tag}_n": sides[tag].n})
+    for tag, s, side in (("a", sa, ga), ("b", sb, gb)):
+        protocol.update({f"{tag}_kind": s.kind, f"{tag}_path": str(s.path), f"{tag}_n": side.n})
         protocol.update({f"{tag}_{k}": v for k, v in s.info.items() if k not in ("n", "probs")})
-    n_a = sides["a"].n if sides["a"].n >= 0 else None
-    name = (lambda kind: metric_name(kind, n_a, bb.name)) if n_a else (lambda kind: f"{kind}_{bb.name}")
-    metrics: dict[str, float] = {}
-    have_feats = sides["a"].features is not None and sides["b"].features is not None
-    small = [(t, s.n) for t, s in sides.items() if s.features is not None and s.n <= bb.dim]
-    if small and not have_feats:
-        check_fid_samples(small[0][1], bb.dim, f"source {small[0][0].upper()}")  # raises: nothing to report
-    if small:
-        log.warning("FID skipped: %s; reporting KID only", ", ".join(f"{t.upper()} has {k} samples" for t, k in small))
-        protocol["fid_skipped"] = f"fewer samples than the {bb.dim} feature dims; KID reported instead"
-    else:
-        metrics[name("fid")] = frechet_distance(sides["a"].mu, sides["a"].sigma, sides["b"].mu, sides["b"].sigma)
-    if have_feats:
-        k = kid(sides["b"].features, sides["a"].features, eval_cfg.kid_subsets, eval_cfg.kid_subset_size,
-                seed=eval_cfg.seed)
-        metrics[name("kid")], metrics[name("kid") + "_std"] = k.mean, k.std
-        protocol.update(kid_subsets=k.subsets, kid_subset_size=k.subset_size, kid_subset_clipped=k.clipped)
-    probs = sa.info.get("probs")
-    if probs is not None:
-        metrics[name("cs")] = classifier_score(probs)
-        metrics[name("coverage")] = class_coverage(probs, bb.num_classes)
+    inp = MetricInput(gen=ga, ref=gb, backbone=bb, cfg=eval_cfg, gen_probs=sa.info.get("probs"),
+                      train_ref=gb if gb.features is not None else None)
+    metrics, extra = compute_metrics(inp)
+    protocol.update(extra)
+    if "fid_skipped" in extra:
+        log.warning("FID skipped: %s", extra["fid_skipped"])
     if save_stats_to:
-        st = sides["a"]
-        save_stats(save_stats_to, st.mu, st.sigma, st.features,
-                   {**bb.describe(), "source": a, "kind": sa.kind, "n_real": st.n,
+        save_stats(save_stats_to, ga.mu, ga.sigma, ga.features,
+                   {**bb.describe(), "source": a, "kind": sa.kind, "n_real": ga.n,
                     **({"data_config": asdict(data_cfg)} if data_cfg and sa.kind != "stats" else {})})
         protocol["saved_stats"] = str(save_stats_to)
     return metrics, protocol

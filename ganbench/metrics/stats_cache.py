@@ -57,6 +57,15 @@ class RealStats:
     def n(self) -> int:
         return int(self.protocol.get("n_real", -1 if self.features is None else len(self.features)))
 
+    @classmethod
+    def from_features(cls, feats, protocol: dict, **kw) -> "RealStats":
+        """The one place mu and sigma are computed (float64, as pytorch-fid does). Any n is
+        accepted: whether FID may use them (n > dim) is decided by the metric, not here."""
+        x = np.asarray(feats, np.float64)
+        f = x.astype(np.float32)  # kept for KID, precision/recall and memorisation
+        sigma = np.cov(x, rowvar=False) if len(x) > 1 else np.zeros((x.shape[1], x.shape[1]))
+        return cls(x.mean(axis=0), np.atleast_2d(sigma), f, {"n_real": len(f), **protocol}, **kw)
+
 
 def reference_config(data_cfg: DataConfig, split: str = "") -> DataConfig:
     """The data config the reference set is read with: no flips, the requested split."""
@@ -141,12 +150,11 @@ def real_stats(ref_cfg: DataConfig, backbone: Backbone, n_real: int = 0, cache_d
     feats = gather(feats)
     if rank != 0:
         return None
-    x = feats.numpy().astype(np.float64)
-    mu, sigma = x.mean(axis=0), np.cov(x, rowvar=False)
-    protocol = {"key": key, "dataset": ref_cfg.name, "split": ref_cfg.split, "n_real": int(len(x)),
+    protocol = {"key": key, "dataset": ref_cfg.name, "split": ref_cfg.split,
                 "n_real_requested": n_real, "subset": "all" if n_real == 0 else f"seeded subset (seed {SUBSET_SEED})",
                 "data_config": asdict(ref_cfg), **backbone.describe(), "stats_version": STATS_VERSION}
-    save_stats(path, mu, sigma, feats.numpy(), protocol)
-    log.info("reference statistics: %s, %d images through %s in %.1fs; cached at %s", ref_cfg.name, len(x),
+    stats = RealStats.from_features(feats.numpy(), protocol, path=path, hit=False)
+    save_stats(path, stats.mu, stats.sigma, stats.features, stats.protocol)
+    log.info("reference statistics: %s, %d images through %s in %.1fs; cached at %s", ref_cfg.name, stats.n,
              backbone.name, time.perf_counter() - t0, path)
-    return RealStats(mu, sigma, feats.numpy().astype(np.float32), protocol, path=path, hit=False)
+    return stats

@@ -20,6 +20,7 @@ from ganbench.config import RunConfig, to_yaml
 from ganbench.distributed import LaunchSpec, LocalSession, launch_ray
 from ganbench.errors import ConfigError
 from ganbench.train.checkpoint import load_checkpoint
+from ganbench.train.final_eval import FinalEval, best_epoch, plan_final_eval, run_final_eval, tracking_payload
 from ganbench.train.loop import raise_if_diverged, run_loop
 
 log = logging.getLogger("ganbench.train")
@@ -118,6 +119,7 @@ def train(
     """
     _validate(cfg, workers, gpu)
     cfg, score_key = resolve_eval(cfg)
+    do_final = plan_final_eval(cfg, gpu)
     if progress is None:
         progress = sys.stderr.isatty()
     from ganbench import storage
@@ -143,6 +145,7 @@ def train(
         handle = {**handle, "spool_dir": spool}
         sink = trk.MlflowSink(handle)
     status = "FAILED"
+    final: Optional[FinalEval] = None
     try:
         if workers == 0:
             device = torch.device("cuda") if gpu else torch.device("cpu")
@@ -161,6 +164,12 @@ def train(
             sink.log_artifact(storage.fetch_dir(best), "checkpoints/best")
         if handle and best_score is not None:
             sink.log_metrics({f"best_{score_key}": best_score}, step=0)
+        if best and do_final:
+            final = run_final_eval(cfg, best, workers, gpu)
+            if handle:
+                metrics, final_tags = tracking_payload(final)
+                sink.log_metrics(metrics, step=best_epoch(summary.get("checkpoints", []), best))
+                sink.set_tags(final_tags)
         status = "FINISHED"
     finally:
         if handle:
@@ -177,6 +186,7 @@ def train(
         "status": summary.get("status"),
         "score_key": score_key,
         "best_score": best_score,
+        "final_eval": {"metrics": final.metrics, "protocol": final.protocol} if final else None,
         "loader": summary.get("loader"),
         "device": summary.get("device"),
         "workers": workers,

@@ -47,8 +47,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # a truncated or foreign file: say which, never unpickle code
-        raise CheckpointError(f"cannot read checkpoint {p}: {type(e).__name__}: {e}") from None
+        raise CheckpointError(corrupt_message(p, e)) from None
     for key in ("G", "D", "epoch", "config_yaml"):
         if key not in state:
             raise CheckpointError(f"checkpoint {p} lacks {key!r}; it was not written by ganbench")
     return from_yaml(state["config_yaml"]), state
+
+
+def corrupt_message(p: Path, e: Exception) -> str:
+    """PyTorch's own text for a failed weights_only load advises re-running with
+    weights_only=False, i.e. executing whatever the file holds: never pass that on."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if "weights_only" in first or "Weights only load failed" in first:
+        why = "it holds Python objects other than tensors and plain containers (not a ganbench state file)"
+    elif isinstance(e, (EOFError, RuntimeError)) or "zip" in first.lower():
+        why = f"it is truncated or not a torch file ({type(e).__name__})"
+    else:
+        why = f"{type(e).__name__}: {first[:200]}"
+    return (f"cannot read checkpoint {p}: {why}. A ganbench checkpoint folder holds {STATE_FILE} (tensors only), "
+            f"config.yaml and metrics.json; check the file is complete (`ls -l {p}`, compare its size with the "
+            f"original) and was written by `ganbench train`. Do not load it with weights_only=False: that runs "
+            f"code from the file")
