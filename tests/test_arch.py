@@ -1,0 +1,81 @@
+"""Model descriptions: today's networks reproduced exactly, invalid descriptions refused in one line.
+
+PINS were recorded from the hand-written models (commit 3d7086d) before they became
+descriptions: parameter counts, the sum of G's and D's outputs for a fixed seed (so the
+initialisation order is pinned too), and digests of the state_dict keys/shapes (so old
+checkpoints still load) and of the layer types in order.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import torch
+
+from ganbench.config import ModelConfig
+from ganbench.models import build_models
+
+# (family, resolution, channels): (G params, D params, sum G(z), sum D(G(z)), G keys, D keys, layer types)
+PINS = {
+    ('dcgan', 28, 1): (3736, 989, 0.0047, -0.0, 'ec9fdadc609c', '659281960cf5', '70b0769288e6'),
+    ('dcgan', 28, 3): (3864, 1117, -0.1189, -0.0, '1e85bea0c766', '67773dd1fee4', '70b0769288e6'),
+    ('dcgan', 32, 3): (4856, 3061, 0.0277, 0.0, '5bf0c9e57742', 'bbc7cb8733bc', '3886affcccef'),
+    ('dcgan', 64, 3): (15160, 11573, 0.022, 0.0, 'f0ac575ea70f', '4f57e01ad175', 'f69866efe416'),
+    ('dcgan', 128, 3): (31608, 28021, -0.0042, -0.0, '5fb630686c0a', '623e3b77d920', '826c78d519ab'),
+    ('wgan', 28, 1): (3736, 981, 0.0618, -0.0, 'ec9fdadc609c', '3abc5eb23825', 'af4d2b14b083'),
+    ('wgan', 28, 3): (3864, 1109, -0.1502, 0.0, '1e85bea0c766', 'a2c178f00e2d', 'af4d2b14b083'),
+    ('wgan', 32, 3): (4856, 3037, 0.0096, 0.0, '5bf0c9e57742', '7f8aaddb51d4', '7cbeac6bec6b'),
+    ('wgan', 64, 3): (15160, 11517, -0.0077, 0.0, 'f0ac575ea70f', '1f3e2a463a0e', '03121ce35525'),
+    ('wgan', 128, 3): (31608, 27933, 0.0001, 0.0, '5fb630686c0a', '781e38a52230', '674d6350ee4e'),
+    ('cdcgan', 28, 1): (5721, 4973, 0.1245, 0.0036, '09431fe398da', '2b5a827ba6aa', '5699e25bdaec'),
+    ('cdcgan', 28, 3): (5849, 5101, -0.2877, -0.0021, '6a029ae4dfdb', 'd06f15452698', '5699e25bdaec'),
+    ('cdcgan', 32, 3): (6161, 8245, 0.0104, -0.0002, '29107bccae6a', '7ef7220c6c54', '7d195c362f37'),
+    ('cdcgan', 64, 3): (17745, 32117, 0.0118, 0.0001, 'caea3ad909bc', 'ed72de361c36', '21d075d08ed2'),
+    ('cdcgan', 128, 3): (34193, 110005, -0.0097, 0.0001, '8186cf3e5dc5', 'f847a2a83065', '774232c9701c'),
+    ('infogan', 28, 1): (5304, 7379, 0.0842, 0.0, '4443c68912a7', '86c2e7db964f', '20cda0fe73b2'),
+    ('infogan', 28, 3): (5432, 7507, -0.033, 0.0, 'b59b26faa962', 'fb3f4afb22b4', '20cda0fe73b2'),
+    ('infogan', 32, 3): (5880, 7275, -0.0327, 0.0, '84708cd56f2a', '73661bf1fd49', '273e610d8ebd'),
+    ('infogan', 64, 3): (17208, 19883, 0.0071, -0.0, '7b784f6a5204', 'ad840118c4aa', 'a4d261279e60'),
+    ('infogan', 128, 3): (33656, 36331, 0.0116, 0.0, '56bdb0da1861', '54852fa40965', 'ed6570ddf332'),
+    ('dcgan-paper', 64, 3): (3576704, 2765633, 22.8439, -0.0003, '2b6d6869f5da', '7e81f185e784', 'f69866efe416'),
+    ('mlp', 28, 1): (112240, 110849, -1.2805, -0.0848, '2adbf9d43a2c', '038f59a5ef5b', 'eb8a7304d5c5'),
+    ('cmlp', 28, 1): (112425, 111514, -3.7173, -0.1295, 'c4be34689bab', 'e11a216381a8', 'a6f04270885c'),
+    ('mlp', 32, 3): (407392, 403713, 10.4261, 0.2603, '648d7a4a4cd5', 'a0a2806b05c1', 'eb8a7304d5c5'),
+    ('cmlp', 32, 3): (407577, 404378, 12.722, 0.2994, '47a1da0fe5f3', '30d7ca4ec7d1', 'a6f04270885c'),
+}
+
+
+def _sig(m: torch.nn.Module) -> str:
+    s = ";".join(f"{k}:{tuple(v.shape)}" for k, v in m.state_dict().items())
+    return hashlib.sha1(s.encode()).hexdigest()[:12]
+
+
+def _types(G: torch.nn.Module, D: torch.nn.Module) -> str:
+    def leaves(m):
+        return "|".join(type(x).__name__ for x in m.modules() if not list(x.children()))
+    return hashlib.sha1((leaves(G) + "#" + leaves(D)).encode()).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("key", sorted(PINS), ids=lambda k: f"{k[0]}-{k[1]}-{k[2]}")
+def test_descriptions_reproduce_todays_networks(key):
+    name, res, c = key
+    if name == "dcgan-paper":
+        cfg = ModelConfig(name="dcgan", ngf=64, ndf=64)
+    else:
+        cfg = ModelConfig(name=name, latent_dim=8, ngf=4, ndf=4, n_cat=4, n_cont=2)
+    torch.manual_seed(0)
+    m = build_models(cfg, (c, res, res), 5)
+    m.G.eval()
+    m.D.eval()
+    z = torch.randn(2, cfg.latent_dim, generator=torch.Generator().manual_seed(1))
+    lab = torch.tensor([1, 2])
+    with torch.no_grad():
+        x = m.G(z, lab if m.num_classes else None)
+        y = m.D(x, lab if m.conditional else None)
+    assert x.shape == (2, c, res, res) and y.shape == (2,)
+    pg, pd, sx, sy, kg, kd, types = PINS[key]
+    assert sum(p.numel() for p in m.G.parameters()) == pg
+    assert sum(p.numel() for p in m.D.parameters()) == pd
+    assert (_sig(m.G), _sig(m.D), _types(m.G, m.D)) == (kg, kd, types)
+    assert x.sum().item() == pytest.approx(sx, abs=2e-4)
+    assert y.sum().item() == pytest.approx(sy, abs=2e-4)
