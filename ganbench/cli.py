@@ -82,13 +82,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from pathlib import Path
+    from ganbench.sample import load_generator, out_kind, sample, write_samples
 
-    from ganbench.errors import ConfigError
-    from ganbench.sample import load_generator, sample, write_samples
-
-    if Path(args.out).suffix not in (".npy", ".png"):
-        raise ConfigError(f"--out must end in .npy (array) or .png (image grid), got {args.out}")
+    out_kind(args.out)  # a bad --out fails before the generator is loaded
     _, models = load_generator(args.checkpoint)
     images = sample(models, args.n, seed=args.seed, label=args.label)
     path = write_samples(images, args.out)
@@ -176,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--label", type=int, default=None,
                    help="class to draw, for conditional/InfoGAN generators (default: cycle through classes)")
     s.add_argument("--out", required=True,
-                   help="FILE.npy: float32 (N, C, H, W) in [-1, 1]; FILE.png: an image grid")
+                   help="FILE.npy: float32 (N, C, H, W) in [-1, 1]; FILE.png: an image grid; "
+                        "FILE.zip: one PNG per image (Kaggle's format); DIR/: one PNG per image")
     s.set_defaults(func=cmd_sample)
 
     tu = sub.add_parser("tune", help="Optuna study over a preset's hyperparameters, against FID, trials on Ray",

@@ -25,7 +25,7 @@ from ganbench.errors import ConfigError
 class DataConfig:
     name: str = "digits"  # digits | mnist | fashion-mnist | cifar10 | folder:PATH
     root: Optional[str] = None  # where torchvision sets live (or are downloaded to)
-    split: str = "train"  # train | test (torchvision sets)
+    split: str = "train"  # train | test | all (all: mnist/fashion-mnist train+test)
     download: bool = True  # try to download torchvision sets when they are not under root
     resolution: int = 28
     channels: int = 1  # 1 = grayscale, 3 = RGB
@@ -36,6 +36,9 @@ class DataConfig:
     num_workers: int = 2  # decode threads / DataLoader workers
     on_bad_file: str = "skip"  # skip | error
     use_labels: bool = True  # read class subfolders / dataset labels when present
+    resize_mode: str = "crop"  # crop: shorter side, then centre square | squash: to the square
+    label_pattern: Optional[str] = None  # folders: regex, one group, on the file name -> class
+    cache: bool = True  # folders: decode + resize once into a memory-mapped uint8 cache
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,15 @@
 noise from a seeded generator, so the same seed gives the same images."""
 from __future__ import annotations
 
+import io
+import os
+import zipfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ganbench.errors import ConfigError
 from ganbench.models import build_models
@@ -44,13 +48,60 @@ def sample(models, n: int, seed: int = 0, label: Optional[int] = None, batch: in
     return torch.cat(out).float().clamp_(-1, 1)
 
 
+OUT_FORMATS = ("FILE.npy: float32 (N, C, H, W) in [-1, 1]; FILE.png: an image grid; "
+               "FILE.zip: one PNG per image (Kaggle's submission format); DIR/: one PNG per image")
+
+
+def out_kind(out: str | Path) -> str:
+    """'npy' | 'png' | 'zip' | 'dir', from how --out is spelled (a trailing '/', an existing
+    folder or no suffix mean a folder); anything else is a ConfigError, raised before sampling."""
+    text = str(out)
+    p = Path(text)
+    if text.endswith(("/", os.sep)) or p.is_dir() or not p.suffix:
+        return "dir"
+    if p.suffix in (".npy", ".png", ".zip"):
+        return p.suffix[1:]
+    raise ConfigError(f"--out must be {OUT_FORMATS}; got {p.name}")
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (N, C, H, W) -> uint8 (N, H, W) gray or (N, H, W, 3) RGB, as PNGs store them."""
+    x = images.detach().float().cpu().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+    x = x.permute(0, 2, 3, 1).numpy()
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+def _png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def png_names(n: int) -> list[str]:
+    return [f"{i:0{max(5, len(str(n - 1)))}d}.png" for i in range(n)]
+
+
 def write_samples(images: torch.Tensor, out: str | Path) -> Path:
+    kind = out_kind(out)
     out = Path(out)
+    if kind == "dir":
+        out.mkdir(parents=True, exist_ok=True)
+        for name, arr in zip(png_names(len(images)), to_uint8(images)):
+            (out / name).write_bytes(_png_bytes(arr))
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
+    if kind == "npy":
         np.save(out, images.numpy().astype(np.float32))
-    elif out.suffix == ".png":
+    elif kind == "png":
         save_grid(images, out)
-    else:
-        raise ConfigError(f"--out must end in .npy (array) or .png (image grid), got {out.name}")
+    else:  # zip: written beside, then renamed, so a half-written archive is never left as OUT
+        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+        try:
+            # PNGs are already compressed: storing them is as small and much faster.
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+                for name, arr in zip(png_names(len(images)), to_uint8(images)):
+                    zf.writestr(name, _png_bytes(arr))
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
     return out

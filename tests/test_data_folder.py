@@ -136,9 +136,9 @@ def test_loader_choice_for_folders(tmp_path, caplog):
         build_loader(_cfg(root, loader="dali"))
     assert "torch" in str(e.value) and "GPU" in str(e.value)
     with pytest.raises(ConfigError, match="memory"):
-        build_loader(_cfg(root, loader="memory"))
+        build_loader(_cfg(root, loader="memory", cache=False))
     with caplog.at_level(logging.INFO, logger="ganbench.data"):
-        loader = build_loader(_cfg(root, loader="auto"))
+        loader = build_loader(_cfg(root, loader="auto", cache=False))  # with the cache: memory
     assert loader.kind == "dali-cpu"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["DALI GPU unavailable (no CUDA device): using DALI CPU pipeline"]

@@ -33,7 +33,7 @@ def dali_import_error() -> str | None:
 
 
 def _pipeline(files, labels, *, shard_id, num_shards, resolution, channels, hflip, vflip,
-              gpu, batch_size, num_threads, device_id, seed):
+              gpu, batch_size, num_threads, device_id, seed, squash=False):
     from nvidia.dali import fn, pipeline_def, types
 
     @pipeline_def
@@ -43,7 +43,10 @@ def _pipeline(files, labels, *, shard_id, num_shards, resolution, channels, hfli
             random_shuffle=False, stick_to_shard=True, pad_last_batch=False, name="Reader")
         images = fn.decoders.image(encoded, device="mixed" if gpu else "cpu",
                                    output_type=types.GRAY if channels == 1 else types.RGB)
-        images = fn.resize(images, resize_shorter=resolution)  # linear, antialiased by default
+        if squash:  # whole image to the square, aspect not kept
+            images = fn.resize(images, resize_x=resolution, resize_y=resolution)
+        else:  # shorter side, then the centre crop below
+            images = fn.resize(images, resize_shorter=resolution)  # linear, antialiased by default
         if vflip:
             images = fn.flip(images, vertical=fn.random.coin_flip(), horizontal=0)
         images = fn.crop_mirror_normalize(
@@ -84,7 +87,7 @@ class DaliLoader(LoaderBase):
             resolution=self.cfg.resolution, channels=self.cfg.channels,
             hflip=self.cfg.hflip, vflip=self.cfg.vflip, gpu=self.gpu,
             batch_size=self.batch_size, num_threads=max(1, self.cfg.num_workers),
-            device_id=self.device_id,
+            device_id=self.device_id, squash=self.cfg.resize_mode == "squash",
             seed=derive_seed(self.seed, self.epoch, FLIP, self.rank) % (2**31),
         )
         it = DALIGenericIterator(pipe, ["images", "labels"], reader_name="Reader",

@@ -62,14 +62,17 @@ class DatasetEntry:
     # None; verbose is False on ranks > 0 so progress bars and warnings appear once.
     load: Callable[[DataConfig, Optional[str], bool], "TensorSource | FileSource"]
     in_memory: bool  # True: a TensorSource, served by the memory loader under loader=auto
+    # File sets that can also be decoded once into a cache: load_cached(cfg, arg, verbose)
+    # -> TensorSource, used when data.cache is on and the loader is memory or torch.
+    cached: Optional[Callable[[DataConfig, Optional[str], bool], "TensorSource"]] = None
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
-def register_dataset(name: str, help: str, *, in_memory: bool):
+def register_dataset(name: str, help: str, *, in_memory: bool, cached=None):
     def deco(fn):
-        DATASETS.add(name, DatasetEntry(fn, in_memory), help)
+        DATASETS.add(name, DatasetEntry(fn, in_memory, cached), help)
         return fn
 
     return deco

@@ -18,15 +18,16 @@ from ganbench.errors import DataError
 
 
 class FileDataset(Dataset):
-    def __init__(self, files: list[str], labels: list[int], resolution: int, channels: int):
+    def __init__(self, files: list[str], labels: list[int], resolution: int, channels: int,
+                 resize_mode: str = "crop"):
         self.files, self.labels = files, labels
-        self.resolution, self.channels = resolution, channels
+        self.resolution, self.channels, self.resize_mode = resolution, channels, resize_mode
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return load_image(self.files[i], self.resolution, self.channels), self.labels[i]
+        return load_image(self.files[i], self.resolution, self.channels, self.resize_mode), self.labels[i]
 
 
 class TensorImages(Dataset):
@@ -61,11 +62,14 @@ class TorchLoader(LoaderBase):
     def __init__(self, source: TensorSource | FileSource, cfg, *, rank, world_size, seed, device):
         super().__init__(source, cfg, rank=rank, world_size=world_size, seed=seed, device=device)
         if isinstance(source, FileSource):
-            ds: Dataset = FileDataset(source.files, source.labels, cfg.resolution, cfg.channels)
+            ds: Dataset = FileDataset(source.files, source.labels, cfg.resolution, cfg.channels,
+                                      cfg.resize_mode)
         else:
             ds = TensorImages(source.images, source.labels)
         self._sampler = _EpochSampler(self.num_images)
-        workers = max(0, cfg.num_workers)
+        # Rows of a tensor (a built-in set, a memory-mapped folder cache) need no decoding:
+        # worker processes would only add copies between processes.
+        workers = max(0, cfg.num_workers) if isinstance(source, FileSource) else 0
         self._loader = DataLoader(
             ds, batch_size=cfg.batch_size, sampler=self._sampler, drop_last=True,
             num_workers=workers, persistent_workers=workers > 0,

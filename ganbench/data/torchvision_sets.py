@@ -6,6 +6,7 @@ where we looked, and how to point data.root at a copy.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +20,8 @@ from ganbench.errors import ConfigError, DataError
 
 DEFAULT_ROOT = "~/.cache/ganbench/datasets"
 
+IDX_SPLITS = ("train", "test", "all")  # all = train + test
+
 # name -> (torchvision class name, its folder under root)
 _IDX_SETS = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "FashionMNIST")}
 
@@ -27,11 +30,12 @@ def data_root(cfg: DataConfig) -> Path:
     return Path(cfg.root or DEFAULT_ROOT).expanduser()
 
 
-def _check(cfg: DataConfig, arg: Optional[str]) -> None:
+def _check(cfg: DataConfig, arg: Optional[str], splits: tuple[str, ...] = ("train", "test")) -> None:
     if arg is not None:
         raise ConfigError(f"dataset {cfg.name.partition(':')[0]} takes no ':' argument, got {cfg.name!r}")
-    if cfg.split not in ("train", "test"):
-        raise ConfigError(f"data.split must be one of: train, test (got {cfg.split!r})")
+    if cfg.split not in splits:
+        raise ConfigError(f"data.split must be one of: {', '.join(splits)} for "
+                          f"{cfg.name.partition(':')[0]} (got {cfg.split!r})")
 
 
 def idx_dirs(root: Path, folder: str) -> list[Path]:
@@ -61,6 +65,10 @@ def _missing(name: str, split: str, searched: str, example: str, cause: str) -> 
 
 
 def load_idx_set(cfg: DataConfig, name: str) -> TensorSource:
+    if cfg.split == "all":  # train then test, 70k: what several seed experiments train on
+        parts = [load_idx_set(replace(cfg, split=s), name) for s in ("train", "test")]
+        return TensorSource(name, torch.cat([p.images for p in parts]),
+                            torch.cat([p.labels for p in parts]), parts[0].num_classes)
     tv_class, folder = _IDX_SETS[name]
     root = data_root(cfg)
     paths = find_idx(root, folder, cfg.split)
@@ -87,17 +95,17 @@ def load_idx_set(cfg: DataConfig, name: str) -> TensorSource:
     return TensorSource(name, x, y, n_cls)
 
 
-@register_dataset("mnist", "MNIST handwritten digits: 60k train / 10k test, 28x28 gray, 10 classes "
+@register_dataset("mnist", "MNIST handwritten digits: 60k train / 10k test (split=all: 70k), 28x28 gray, 10 classes "
                   "(IDX files under data.root)", in_memory=True)
 def load_mnist(cfg: DataConfig, arg: Optional[str], verbose: bool = True) -> TensorSource:
-    _check(cfg, arg)
+    _check(cfg, arg, IDX_SPLITS)
     return load_idx_set(cfg, "mnist")
 
 
-@register_dataset("fashion-mnist", "Fashion-MNIST: 60k train / 10k test, 28x28 gray, 10 classes "
+@register_dataset("fashion-mnist", "Fashion-MNIST: 60k train / 10k test (split=all: 70k), 28x28 gray, 10 classes "
                   "(IDX files under data.root)", in_memory=True)
 def load_fashion(cfg: DataConfig, arg: Optional[str], verbose: bool = True) -> TensorSource:
-    _check(cfg, arg)
+    _check(cfg, arg, IDX_SPLITS)
     return load_idx_set(cfg, "fashion-mnist")
 
 

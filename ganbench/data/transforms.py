@@ -38,6 +38,9 @@ def prepare_tensor_images(images: torch.Tensor, resolution: int, channels: int,
     return out
 
 
+RESIZE_MODES = ("crop", "squash")
+
+
 def resize_center_crop(im: Image.Image, resolution: int) -> Image.Image:
     """Shorter side -> resolution, then a centred square crop (any size or aspect)."""
     w, h = im.size
@@ -49,16 +52,29 @@ def resize_center_crop(im: Image.Image, resolution: int) -> Image.Image:
     return im.crop((left, top, left + resolution, top + resolution))
 
 
-def load_image(path: str, resolution: int, channels: int) -> torch.Tensor:
-    """Decode one file -> uint8 (channels, resolution, resolution)."""
+def resize_squash(im: Image.Image, resolution: int) -> Image.Image:
+    """Whole image -> resolution x resolution; the aspect ratio is not kept (nothing cut off)."""
+    return im.resize((resolution, resolution), Image.BILINEAR)
+
+
+_RESIZERS = {"crop": resize_center_crop, "squash": resize_squash}
+
+
+def decode_image(path: str, resolution: int, channels: int, resize_mode: str = "crop") -> np.ndarray:
+    """Decode + resize one file -> uint8 (channels, resolution, resolution); raises on a bad file."""
+    with Image.open(path) as im:
+        im = _RESIZERS[resize_mode](im.convert("L" if channels == 1 else "RGB"), resolution)
+        arr = np.array(im)  # a writable copy
+    return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def load_image(path: str, resolution: int, channels: int, resize_mode: str = "crop") -> torch.Tensor:
+    """Decode one file -> uint8 tensor (channels, resolution, resolution); DataError on failure."""
     try:
-        with Image.open(path) as im:
-            im = resize_center_crop(im.convert("L" if channels == 1 else "RGB"), resolution)
-            arr = np.asarray(im)
+        arr = decode_image(path, resolution, channels, resize_mode)
     except FileNotFoundError:  # validated at start: the file (or its folder) went away since
         raise DataError(f"image {path} disappeared while training (was the dataset folder moved, "
                         f"deleted or unmounted?); restore it and resume with --resume") from None
     except Exception as e:  # the folder was validated; a failure now means it changed since
         raise DataError(f"cannot decode image {path}: {type(e).__name__}: {e}") from None
-    t = torch.from_numpy(arr.copy())
-    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+    return torch.from_numpy(arr)
