@@ -49,13 +49,24 @@ class ModelConfig:
     ndf: int = 32  # discriminator width
     n_cat: int = 10  # InfoGAN: size of the categorical code
     n_cont: int = 2  # InfoGAN: number of continuous codes
+    # The layers (models/arch.py): "" = the family's own layout for the resolution, or a named
+    # description (`ganbench presets` lists them); g_layers / d_layers replace G's / D's layers
+    # with text such as "convT 8w k4 s1 p0 bn relu, convT k4 s2 p1 tanh" (w = ngf in G, ndf in D).
+    arch: str = ""
+    g_layers: str = ""
+    d_layers: str = ""
+    init: str = ""  # "" = the description's; dcgan (N(0, 0.02)) | default (PyTorch's)
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    name: str = "bce"  # bce | lsgan | wgan-gp | hinge
+    name: str = "bce"  # bce | lsgan | mse-sigmoid | wgan-gp | hinge
     gp_weight: float = 10.0  # used by losses that ask for a gradient penalty
     n_critic: int = 1  # D steps per G step
+    # alternate: one D step per batch, a G step every n_critic batches;
+    # same-batch: n_critic D steps on the same real batch, then one G step, every batch
+    critic_schedule: str = "alternate"
+    gp_eps: str = "sample"  # gradient-penalty interpolation: one eps per sample | per element
     info_weight: float = 1.0  # InfoGAN mutual-information term
 
 

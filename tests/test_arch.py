@@ -79,3 +79,90 @@ def test_descriptions_reproduce_todays_networks(key):
     assert (_sig(m.G), _sig(m.D), _types(m.G, m.D)) == (kg, kd, types)
     assert x.sum().item() == pytest.approx(sx, abs=2e-4)
     assert y.sum().item() == pytest.approx(sy, abs=2e-4)
+
+
+# ---------------------------------------------------------------- descriptions in config
+
+from ganbench.config import RunConfig, merge, parse_overrides  # noqa: E402
+from ganbench.errors import ConfigError  # noqa: E402
+from ganbench.models.arch import ARCHS, dcgan_arch, layers_text, mlp_arch, parse_layers  # noqa: E402
+
+
+def tiny(**kw) -> ModelConfig:
+    return ModelConfig(**{"name": "dcgan", "latent_dim": 8, "ngf": 4, "ndf": 4, **kw})
+
+
+@pytest.mark.parametrize("arch", ARCHS.names())
+@pytest.mark.parametrize("family", ["dcgan", "cdcgan", "mlp", "cmlp", "infogan"])
+def test_named_descriptions_build_and_run(arch, family):
+    if (family in ("mlp", "cmlp")) != arch.startswith("mlp"):
+        pytest.skip("mlp families read D's input flat; conv descriptions go with conv families")
+    if family == "infogan" and arch == "infogan-mnist":
+        pytest.skip("infogan's Q head needs a conv body")
+    m = build_models(tiny(name=family, arch=arch, n_cat=3, n_cont=1), (1, 28, 28), 3)
+    lab = m.sample_labels(2, torch.Generator().manual_seed(0), "cpu")
+    x = m.G(torch.randn(2, 8), lab)
+    assert x.shape == (2, 1, 28, 28)
+    assert m.D(x, lab if m.conditional else None).shape == (2,)
+
+
+def test_layers_set_from_the_command_line():
+    over = parse_overrides([
+        "model.g_layers=linear 8w@4 bn relu, convT 4w bn relu, convT 2w bn relu, convT k4 s2 p1 tanh",
+        "model.d_layers=conv 2w k5 s2 p2 lrelu0.3 drop0.4, conv 4w k5 s2 p2 bn lrelu0.3, linear",
+        "model.init=default",
+    ])
+    cfg = merge(RunConfig(model=tiny()), over)
+    m = build_models(cfg.model, (3, 32, 32), 0)
+    x = m.G(torch.randn(2, 8))
+    assert x.shape == (2, 3, 32, 32) and m.D(x).shape == (2,)
+    kinds = [type(l).__name__ for l in m.D.modules() if not list(l.children())]
+    assert kinds == ["Conv2d", "LeakyReLU", "Dropout", "Conv2d", "BatchNorm2d", "LeakyReLU", "Flatten", "Linear"]
+    assert [l.negative_slope for l in m.D.modules() if isinstance(l, torch.nn.LeakyReLU)] == [0.3, 0.3]
+
+
+def test_text_round_trip():
+    for arch in (dcgan_arch("dcgan", (3, 64, 64), 8, 8), mlp_arch(4, 4)):
+        for layers in (arch.g, arch.d):
+            assert parse_layers(layers_text(layers), 1, "x") == layers
+
+
+def _one_line_error(cfg: ModelConfig, shape=(3, 32, 32)) -> str:
+    with pytest.raises(ConfigError) as e:
+        build_models(cfg, shape, 0)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_description_that_misses_the_image_size_names_layer_and_sizes():
+    msg = _one_line_error(tiny(g_layers="convT 4w k4 s1 p0 bn relu, convT 2w bn relu, convT 1w bn relu, convT k2 s2 p1 tanh"))
+    assert "model.g_layers layer 4/4" in msg and "30x30" in msg and "needs 32x32" in msg
+    msg = _one_line_error(tiny(d_layers="conv 1w lrelu, conv 2w bn lrelu, conv k3 s1 p0"))
+    assert "model.d_layers layer 3/3" in msg and "6x6" in msg and "1x1" in msg
+    msg = _one_line_error(tiny(arch="dcgan28-e5"))  # a 28 px layout asked for 32 px
+    assert "model.arch=dcgan28-e5 G layer 4/4" in msg and "needs 32x32" in msg
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(g_layers="convT 4w k4 s1 p0 bn relu, convT 2w bn relu, convT 1w fancy"), "unknown token 'fancy'"),
+    (dict(g_layers="dense 8w"), "must start with one of conv, convT, linear"),
+    (dict(g_layers="linear 64 relu, convT 1w bn relu, convT tanh"), "CHANNELS@SIZE"),
+    (dict(d_layers="conv 1w lrelu, conv 2w bn lrelu, conv k8 s1 p0 lrelu"), "raw logits"),
+    (dict(d_layers="conv 1w lrelu, conv 2w bn lrelu, conv k8 s1 p0 bn"), "no BatchNorm on the output layer"),
+    (dict(d_layers="conv 1w lrelu drop1.5, conv 2w bn lrelu, conv k4 s1 p0"), "dropout"),
+    (dict(g_layers="convT k4 s1 p0 bn relu, convT tanh"), "only the output layer may omit its width"),
+    (dict(arch="nope"), "dcgan28-e5"),
+    (dict(init="xavier"), "model.init must be one of dcgan, default"),
+])
+def test_invalid_descriptions_one_clear_line(kw, match):
+    assert match in _one_line_error(tiny(**kw))
+
+
+def test_init_switch():
+    torch.manual_seed(0)
+    default = build_models(tiny(init="default", ngf=16), (1, 28, 28), 0)
+    convs = [l.weight for l in default.G.modules() if isinstance(l, torch.nn.ConvTranspose2d)]
+    assert abs(torch.cat([w.flatten() for w in convs]).std().item() - 0.02) > 0.005  # kaiming-uniform, not N(0, 0.02)
+    bns = [l.weight for l in default.D.modules() if isinstance(l, torch.nn.BatchNorm2d)]
+    assert all(torch.all(w == 1) for w in bns)

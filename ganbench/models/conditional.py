@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from ganbench.config import ModelConfig
+from ganbench.models.arch import Layer, apply_init, check_arch
 from ganbench.models.base import MODELS, GanModels, require_labels
-from ganbench.models.dcgan import DCDiscriminator, DCGenerator, plan
-from ganbench.models.init import dcgan_init
+from ganbench.models.dcgan import DCDiscriminator, DCGenerator, conv_arch
 
 
 def _need(labels):
@@ -21,23 +21,23 @@ def _need(labels):
 
 
 class CondDCGenerator(nn.Module):
-    def __init__(self, latent_dim: int, num_classes: int, channels: int, start: int, n_up: int, ngf: int):
+    def __init__(self, latent_dim: int, num_classes: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
         # One embedding dim per class: as expressive as a one-hot, but learnable.
         self.embed = nn.Embedding(num_classes, num_classes)
-        self.net = DCGenerator(latent_dim + num_classes, channels, start, n_up, ngf)
+        self.net = DCGenerator(latent_dim + num_classes, image_shape, layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(torch.cat([z.flatten(1), self.embed(_need(labels))], dim=1))
 
 
 class CondDCDiscriminator(nn.Module):
-    def __init__(self, num_classes: int, image_shape, start: int, n_down: int, ndf: int):
+    def __init__(self, num_classes: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
         c, h, w = image_shape
         self.plane = (1, h, w)
         self.embed = nn.Embedding(num_classes, h * w)
-        self.net = DCDiscriminator(c + 1, start, n_down, ndf, batchnorm=True)
+        self.net = DCDiscriminator((c + 1, h, w), layers)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         plane = self.embed(_need(labels)).view(-1, *self.plane)
@@ -47,9 +47,9 @@ class CondDCDiscriminator(nn.Module):
 @MODELS.register("cdcgan", "conditional DCGAN: class embedding in G, label plane in D")
 def build_cdcgan(cfg: ModelConfig, image_shape, num_classes: int) -> GanModels:
     require_labels(cfg.name, num_classes)
-    start, n = plan(cfg.name, image_shape)
-    G = CondDCGenerator(cfg.latent_dim, num_classes, image_shape[0], start, n, cfg.ngf)
-    D = CondDCDiscriminator(num_classes, image_shape, start, n, cfg.ndf)
-    G.apply(dcgan_init)
-    D.apply(dcgan_init)
+    arch = conv_arch(cfg, image_shape)
+    check_arch(arch, cfg.latent_dim + num_classes, image_shape, d_in_channels=image_shape[0] + 1)
+    G = CondDCGenerator(cfg.latent_dim, num_classes, image_shape, arch.g)
+    D = CondDCDiscriminator(num_classes, image_shape, arch.d)
+    apply_init(arch, G, D)
     return GanModels(G, D, cfg.latent_dim, num_classes, True, False, image_shape)

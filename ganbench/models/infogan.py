@@ -11,17 +11,17 @@ from torch import nn
 
 from ganbench.config import ModelConfig
 from ganbench.errors import ConfigError
+from ganbench.models.arch import Layer, apply_init, build_layers, check_arch
 from ganbench.models.base import MODELS, GanModels
-from ganbench.models.dcgan import ConvBody, DCGenerator, plan
-from ganbench.models.init import dcgan_init
+from ganbench.models.dcgan import ConvBody, DCGenerator, _body_shape, conv_arch
 
 
 class InfoGenerator(nn.Module):
-    def __init__(self, latent_dim: int, n_cat: int, channels: int, start: int, n_up: int, ngf: int):
+    def __init__(self, latent_dim: int, n_cat: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
         # Indexing an identity buffer is one-hot encoding that exports cleanly to ONNX.
         self.register_buffer("eye", torch.eye(n_cat), persistent=False)
-        self.net = DCGenerator(latent_dim + n_cat, channels, start, n_up, ngf)
+        self.net = DCGenerator(latent_dim + n_cat, image_shape, layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is None:
@@ -30,12 +30,16 @@ class InfoGenerator(nn.Module):
 
 
 class InfoDiscriminator(nn.Module):
-    def __init__(self, channels: int, start: int, n_down: int, ndf: int, n_cat: int, n_cont: int):
+    def __init__(self, image_shape, layers: tuple[Layer, ...], ndf: int, n_cat: int, n_cont: int):
         super().__init__()
         self.n_cat = n_cat
-        self.body = ConvBody(channels, start, n_down, ndf, batchnorm=True)
-        f = self.body.out_channels
-        self.head = nn.Conv2d(f, 1, start, 1, 0)
+        mods = build_layers(layers, tuple(image_shape), (1,), inplace=False, where="D")
+        body_out = _body_shape(layers, image_shape)
+        if len(body_out) != 3:
+            raise ConfigError("infogan's Q head reads a conv feature map: end D's body with a conv layer")
+        self.body = ConvBody(mods[:-1], body_out)
+        self.head = mods[-1]
+        f, start = body_out[0], body_out[1]
         # No BN in Q: its input is (B, f, 1, 1) and must work for any batch size.
         self.q = nn.Sequential(
             nn.Conv2d(f, 4 * ndf, start, 1, 0),
@@ -63,10 +67,9 @@ def build_infogan(cfg: ModelConfig, image_shape, num_classes: int) -> GanModels:
             f"infogan needs 0 <= model.n_cont < model.latent_dim (the codes are the last n_cont "
             f"entries of z), got n_cont={cfg.n_cont}, latent_dim={cfg.latent_dim}"
         )
-    start, n = plan(cfg.name, image_shape)
-    c = image_shape[0]
-    G = InfoGenerator(cfg.latent_dim, cfg.n_cat, c, start, n, cfg.ngf)
-    D = InfoDiscriminator(c, start, n, cfg.ndf, cfg.n_cat, cfg.n_cont)
-    G.apply(dcgan_init)
-    D.apply(dcgan_init)
+    arch = conv_arch(cfg, image_shape)
+    check_arch(arch, cfg.latent_dim + cfg.n_cat, image_shape)
+    G = InfoGenerator(cfg.latent_dim, cfg.n_cat, image_shape, arch.g)
+    D = InfoDiscriminator(image_shape, arch.d, cfg.ndf, cfg.n_cat, cfg.n_cont)
+    apply_init(arch, G, D)
     return GanModels(G, D, cfg.latent_dim, cfg.n_cat, False, True, image_shape, cfg.n_cont)

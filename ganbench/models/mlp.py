@@ -1,6 +1,6 @@
 """Fully connected GAN (Goodfellow et al. 2014, as in the classic MNIST examples), any size.
 
-Widths scale with ngf/ndf as 8x/16x/32x, which at the default ngf=ndf=32 is exactly the
+The default description (arch.mlp_arch) scales widths with ngf/ndf as 8x/16x/32x, which at the default ngf=ndf=32 is exactly the
 classic 256-512-1024. With num_classes > 0 (cmlp) a label embedding is concatenated to the
 inputs of both G and D.
 """
@@ -12,6 +12,8 @@ import torch
 from torch import nn
 
 from ganbench.config import ModelConfig
+from ganbench.errors import ConfigError
+from ganbench.models.arch import Layer, apply_init, build_layers, check_arch, mlp_arch, resolve_arch
 from ganbench.models.base import MODELS, GanModels, require_labels
 
 
@@ -32,61 +34,54 @@ class _Conditioner(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, latent_dim: int, image_shape, ngf: int, num_classes: int = 0):
+    def __init__(self, latent_dim: int, image_shape, layers: tuple[Layer, ...], num_classes: int = 0):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.cond = _Conditioner(num_classes)
-        w1, w2, w3 = 8 * ngf, 16 * ngf, 32 * ngf
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim + num_classes, w1),
-            nn.LeakyReLU(0.2, True),
-            nn.Linear(w1, w2),
-            nn.BatchNorm1d(w2),
-            nn.LeakyReLU(0.2, True),
-            nn.Linear(w2, w3),
-            nn.BatchNorm1d(w3),
-            nn.LeakyReLU(0.2, True),
-            nn.Linear(w3, math.prod(self.image_shape)),
-            nn.Tanh(),
-        )
+        c, h, w = self.image_shape
+        out = (c * h * w,) if layers[-1].op == "linear" else (c, h, w)
+        self.net = nn.Sequential(*build_layers(layers, (latent_dim + num_classes,), out, inplace=True, where="G"))
+        self.map_in = layers[0].op != "linear"
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(self.cond(z.flatten(1), labels)).view(-1, *self.image_shape)
+        h = self.cond(z.flatten(1), labels)
+        return self.net(h[:, :, None, None] if self.map_in else h).view(-1, *self.image_shape)
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, image_shape, ndf: int, num_classes: int = 0):
+    def __init__(self, image_shape, layers: tuple[Layer, ...], num_classes: int = 0):
         super().__init__()
         self.cond = _Conditioner(num_classes)
-        w1, w2, w3 = 32 * ndf, 16 * ndf, 8 * ndf
-        # No BatchNorm, so this D is also a valid WGAN-GP critic.
-        self.net = nn.Sequential(
-            nn.Linear(math.prod(image_shape) + num_classes, w1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(0.3),
-            nn.Linear(w1, w2),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(0.3),
-            nn.Linear(w2, w3),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(0.3),
-            nn.Linear(w3, 1),
-        )
+        if layers[0].op != "linear":
+            raise ConfigError("model=mlp/cmlp reads D's input flat: its first D layer must be linear "
+                              "(use model=dcgan or cdcgan for conv layers)")
+        self.net = nn.Sequential(*build_layers(
+            layers, (math.prod(image_shape) + num_classes,), (1,), inplace=False, where="D"))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(self.cond(x.flatten(1), labels)).flatten()
 
 
+def _arch(cfg: ModelConfig, image_shape, in_dim: int, d_in: int):
+    arch = resolve_arch(cfg, image_shape, lambda: mlp_arch(cfg.ngf, cfg.ndf))
+    check_arch(arch, in_dim, image_shape)
+    return arch
+
+
 @MODELS.register("mlp", "fully connected G/D (classic MNIST GAN), any resolution")
 def build_mlp(cfg: ModelConfig, image_shape, num_classes: int) -> GanModels:
-    G = MLPGenerator(cfg.latent_dim, image_shape, cfg.ngf)
-    D = MLPDiscriminator(image_shape, cfg.ndf)
+    arch = _arch(cfg, image_shape, cfg.latent_dim, 0)
+    G = MLPGenerator(cfg.latent_dim, image_shape, arch.g)
+    D = MLPDiscriminator(image_shape, arch.d)
+    apply_init(arch, G, D)
     return GanModels(G, D, cfg.latent_dim, 0, False, False, image_shape)
 
 
 @MODELS.register("cmlp", "conditional MLP GAN: label embedding on the inputs of G and D")
 def build_cmlp(cfg: ModelConfig, image_shape, num_classes: int) -> GanModels:
     require_labels(cfg.name, num_classes)
-    G = MLPGenerator(cfg.latent_dim, image_shape, cfg.ngf, num_classes)
-    D = MLPDiscriminator(image_shape, cfg.ndf, num_classes)
+    arch = _arch(cfg, image_shape, cfg.latent_dim + num_classes, num_classes)
+    G = MLPGenerator(cfg.latent_dim, image_shape, arch.g, num_classes)
+    D = MLPDiscriminator(image_shape, arch.d, num_classes)
+    apply_init(arch, G, D)
     return GanModels(G, D, cfg.latent_dim, num_classes, True, False, image_shape)
