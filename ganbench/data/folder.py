@@ -1,9 +1,14 @@
 """`folder:PATH`: a directory of images, the dataset users bring themselves.
 
 Layout: class subfolders (PATH/cat/*.jpg, PATH/dog/*.png) give labels in sorted folder
-order; images directly in PATH are an unlabelled set. Every file is decoded once up front,
-because a bad file found by a decoder thread hours into a multi-GPU run is far costlier
-than a few seconds of checking; the loaders then only ever see files that decode.
+order, or data.label_pattern takes the class from each file name (Kaggle's dog_123.jpg);
+images directly in PATH are an unlabelled set. Each real directory is walked once, so a
+symbolic link back to a parent cannot repeat images.
+
+Every file is decoded once up front, because a bad file found by a decoder thread hours
+into a multi-GPU run is far costlier than a few seconds of checking; the loaders then only
+ever see files that decode. With data.cache (memory and torch loaders) that one decode is
+also the last: the resized pixels go into the folder cache (folder_cache.py).
 """
 from __future__ import annotations
 
