@@ -55,6 +55,20 @@ def g_lsgan(f: Tensor) -> Tensor:
     return 0.5 * (f.float() - 1).pow(2).mean()
 
 
+# ---------------------------------------------------------------- MSE on sigmoid outputs (seed 004 E1)
+
+
+def d_mse_sigmoid(r: Tensor, f: Tensor) -> Tensor:
+    """mean((sigmoid(r) - 1)^2) + mean(sigmoid(f)^2): nn.MSELoss against 1/0 targets on a
+    sigmoid D, as the seeds wrote it (no 0.5 factor, bounded, unlike lsgan on raw outputs)."""
+    return (torch.sigmoid(r.float()) - 1).pow(2).mean() + torch.sigmoid(f.float()).pow(2).mean()
+
+
+def g_mse_sigmoid(f: Tensor) -> Tensor:
+    """mean((sigmoid(f) - 1)^2)."""
+    return (torch.sigmoid(f.float()) - 1).pow(2).mean()
+
+
 # ---------------------------------------------------------------- Wasserstein (Gulrajani et al.)
 
 
@@ -81,6 +95,8 @@ LOSSES.add("bce", GanLoss(d_bce, g_bce, output=torch.sigmoid), "non-saturating G
 # lsgan targets are 1 (real) and 0 (fake): the decision boundary sits half way.
 LOSSES.add("lsgan", GanLoss(d_lsgan, g_lsgan, real_threshold=0.5), "least-squares GAN")
 # A critic's scale is arbitrary, so 'real' for wgan-gp only means 'above 0'; read it loosely.
+LOSSES.add("mse-sigmoid", GanLoss(d_mse_sigmoid, g_mse_sigmoid, output=torch.sigmoid),
+           "MSE against 1/0 on sigmoid(D) (nn.MSELoss on a sigmoid D; not lsgan, which is on raw outputs)")
 LOSSES.add("wgan-gp", GanLoss(d_wgan, g_wgan, uses_gp=True), "Wasserstein loss + gradient penalty")
 LOSSES.add("hinge", GanLoss(d_hinge, g_wgan), "hinge loss (SNGAN / BigGAN)")
 
@@ -94,14 +110,16 @@ def gradient_penalty(
     fake: Tensor,
     labels: Optional[Tensor] = None,
     generator: Optional[torch.Generator] = None,
+    per_element: bool = False,
 ) -> Tensor:
     """WGAN-GP: mean over the batch of (||grad_x D(x_hat)||_2 - 1)^2.
 
-    x_hat = eps * real + (1 - eps) * fake with one eps ~ U(0, 1) per sample. The graph is kept
+    x_hat = eps * real + (1 - eps) * fake with one eps ~ U(0, 1) per sample (Gulrajani et al.),
+    or per element (per pixel and channel) when per_element, as some reimplementations do. The graph is kept
     (create_graph=True) so the penalty trains D; real and fake are detached, G gets nothing.
     """
     n = real.shape[0]
-    shape = (n,) + (1,) * (real.dim() - 1)
+    shape = tuple(real.shape) if per_element else (n,) + (1,) * (real.dim() - 1)
     gen_device = generator.device if generator is not None else real.device
     eps = torch.rand(shape, generator=generator, device=gen_device).to(real.device, real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
@@ -123,6 +141,10 @@ def info_loss(cat_logits: Tensor, cat_codes: Tensor, cont_pred: Tensor, cont_cod
     return loss
 
 
+CRITIC_SCHEDULES = ("alternate", "same-batch")
+GP_EPS = ("sample", "element")
+
+
 def _has_batchnorm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
@@ -134,6 +156,14 @@ def validate_loss_config(cfg: LossConfig, models) -> None:
         raise ConfigError(f"loss.n_critic must be >= 1 (D steps per G step), got {cfg.n_critic}")
     if not cfg.gp_weight >= 0:
         raise ConfigError(f"loss.gp_weight must be >= 0, got {cfg.gp_weight}")
+    if cfg.critic_schedule not in CRITIC_SCHEDULES:
+        raise ConfigError(
+            f"loss.critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, got {cfg.critic_schedule!r} "
+            "(alternate: one D step per batch, a G step every n_critic batches; same-batch: n_critic D steps "
+            "on the same real batch, then one G step, every batch)"
+        )
+    if cfg.gp_eps not in GP_EPS:
+        raise ConfigError(f"loss.gp_eps must be one of {', '.join(GP_EPS)}, got {cfg.gp_eps!r}")
     if not cfg.info_weight >= 0:
         raise ConfigError(f"loss.info_weight must be >= 0, got {cfg.info_weight}")
     if loss.uses_gp:

@@ -25,9 +25,9 @@ def close(t: torch.Tensor, expected: float) -> None:
 
 
 def test_registry():
-    assert LOSSES.names() == ["bce", "hinge", "lsgan", "wgan-gp"]
+    assert LOSSES.names() == ["bce", "hinge", "lsgan", "mse-sigmoid", "wgan-gp"]
     assert all(isinstance(LOSSES.get(n), GanLoss) for n in LOSSES.names())
-    with pytest.raises(ConfigError, match="bce, hinge, lsgan, wgan-gp"):
+    with pytest.raises(ConfigError, match="bce, hinge, lsgan, mse-sigmoid, wgan-gp"):
         LOSSES.get("wgan")
 
 
@@ -176,7 +176,7 @@ def test_validate_loss_config():
         validate_loss_config(LossConfig(name="wgan-gp"), models("dcgan"))
     with pytest.raises(ConfigError, match="model=wgan"):
         validate_loss_config(LossConfig(name="wgan-gp"), models("infogan"))
-    with pytest.raises(ConfigError, match="valid loss functions: bce, hinge, lsgan, wgan-gp"):
+    with pytest.raises(ConfigError, match="valid loss functions: bce, hinge, lsgan, mse-sigmoid, wgan-gp"):
         validate_loss_config(LossConfig(name="ns"), models("dcgan"))
 
 
@@ -187,3 +187,38 @@ def test_gradient_penalty_finite_at_zero_gradient():
     D = Linear(torch.zeros(4))
     gradient_penalty(D, torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2)).backward()
     assert torch.isfinite(D.w.grad).all()
+
+
+def test_mse_sigmoid_is_mse_on_probabilities_not_lsgan():
+    loss = LOSSES.get("mse-sigmoid")
+    r, f = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 0.0])
+    sr, sf = torch.sigmoid(r), torch.sigmoid(f)
+    mse = torch.nn.MSELoss()
+    close(loss.d_loss(r, f), (mse(sr, torch.ones(2)) + mse(sf, torch.zeros(2))).item())
+    close(loss.g_loss(f), mse(sf, torch.ones(2)).item())
+    assert loss.d_loss(torch.full((2,), 50.0), torch.full((2,), -50.0)) < 1e-6  # bounded, unlike lsgan
+    assert LOSSES.get("lsgan").d_loss(r, f).item() != pytest.approx(loss.d_loss(r, f).item())
+    torch.testing.assert_close(loss.output(r), sr)
+
+
+def test_gradient_penalty_per_element():
+    real, fake = torch.ones(8, 3, 4, 4), torch.zeros(8, 3, 4, 4)
+    seen = []
+
+    def D(x):
+        seen.append(x.detach())
+        return x.flatten(1).sum(1)
+
+    gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(0), per_element=True)
+    assert seen[0][0].std() > 0.1  # eps varies inside one image
+    gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(0))
+    assert seen[1][0].std() < 1e-6  # the default: one eps per sample
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(critic_schedule="every-batch"), "alternate, same-batch"),
+    (dict(gp_eps="pixel"), "sample, element"),
+])
+def test_validate_schedule_and_gp_eps(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        validate_loss_config(LossConfig(name="wgan-gp", **kw), models("wgan"))

@@ -1,4 +1,8 @@
-"""The phase runner: one D step per batch, one G step every `n_critic` batches.
+"""The phase runner. Two critic schedules (loss.critic_schedule):
+- alternate: one D step per batch, one G step every `n_critic` batches (an epoch makes
+  batches D updates and batches / n_critic G updates);
+- same-batch: `n_critic` D steps on the same real batch (fresh fakes each time), then one
+  G step, every batch (n_critic x batches D updates, batches G updates; seed 002's WGAN-GP).
 
 A new GAN variant is a loss entry or a model entry, never another branch here: the loss
 says whether it wants a gradient penalty, the model says whether it is conditional
@@ -87,7 +91,8 @@ class GanStep:
             fake_logits = D(fake, g_labels if self.conditional else None).float()
             loss_d = self.loss.d_loss(real_logits, fake_logits)
         if self.loss.uses_gp:
-            gp = gradient_penalty(D, real, fake, d_labels, generator=gen)
+            gp = gradient_penalty(D, real, fake, d_labels, generator=gen,
+                                  per_element=self.loss_cfg.gp_eps == "element")
             stats.report("gp", gp)
             loss_d = loss_d + self.loss_cfg.gp_weight * gp
         if self.info:
@@ -128,6 +133,13 @@ class GanStep:
 
     def step(self, i: int, real: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, stats: Stats) -> None:
         n_critic = self.loss_cfg.n_critic
+        if self.loss_cfg.critic_schedule == "same-batch" and n_critic > 1:
+            for _ in range(n_critic):
+                fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=False)
+                self.d_step(real, labels, fake, z, g_labels, gen, stats)
+            fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=True)
+            self.g_step(fake, z, g_labels, stats)
+            return
         # With one D step per G step, the G step reuses this iteration's fakes (as the
         # textbook DCGAN loop does): one G forward per iteration instead of two.
         reuse = n_critic == 1
