@@ -106,7 +106,10 @@ def build_loader(cfg: DataConfig, *, rank: int = 0, world_size: int = 1, seed: i
         read = "decoded once, read from the folder cache"
     else:
         source = entry.load(cfg, arg, verbose)
-        read = f"decoded every epoch, data.cache={cfg.cache}" if entry.cached is not None else "in memory"
+        read = "in memory"
+        if entry.cached is not None:  # DALI decodes the files itself; the cache feeds memory/torch
+            read = ("decoded every epoch; data.cache=false" if not cfg.cache else
+                    "decoded every epoch by DALI; the folder cache serves loader=memory/torch")
     common = dict(rank=rank, world_size=world_size, seed=seed, device=device)
     if kind == "memory":
         loader: Loader = MemoryLoader(source, cfg, **common)
