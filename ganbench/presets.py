@@ -175,5 +175,199 @@ def folder_hinge_32() -> RunConfig:
     )
 
 
+# ---------------------------------------------------------------- the seed experiments
+# One preset per experiment of the five seed projects that states enough to reproduce
+# (/work/shared/seeds-experiments.md, IDs A1-E12). NOTES says where each comes from and what
+# the seed left unstated, i.e. what the preset had to choose.
+
+NOTES: dict[str, str] = {
+    "art-lsgan-64": "seed 000 A1 (LSGAN on WikiArt abstract art, Adam 2e-4 / 0.5, 0.999); chosen: 64 px, batch 64, "
+                    "100 epochs, hflip, the DCGAN layout (the seed's layers are only screenshots; model.arch=infogan-mnist "
+                    "is the paper table it cites, at 28 px)",
+    "folder-cdcgan-64": "seed 003 D1 (conditional GAN on Kaggle's dog breeds); the seed states no architecture or "
+                        "hyper-parameters: everything here is ganbench's choice",
+    "mnist-mlp": "seed 004 E11 (SGD for D, Adam for G); chosen: SGD lr 0.01 momentum 0.5 (the seed gives none), "
+                 "ganbench's MLP layout",
+}
+
+
+def _seed(name: str, help: str, note: str):
+    """Register a seed-experiment preset with its note (a preset with a note is a seed experiment)."""
+    def deco(fn):
+        NOTES[name] = note
+        return PRESETS.register(name, help)(fn)
+    return deco
+
+
+def _adam(lr: float, beta1: float = 0.5, beta2: float = 0.999) -> OptimConfig:
+    return OptimConfig(name="adam", lr=lr, beta1=beta1, beta2=beta2)
+
+
+def _mnist(name: str, *, batch: int, epochs: int, opt: OptimConfig, resolution: int = 28,
+           model: ModelConfig | None = None, loss: LossConfig | None = None, dataset: str = "mnist",
+           split: str = "train", opt_d: OptimConfig | None = None) -> RunConfig:
+    return _run(
+        name,
+        data=DataConfig(name=dataset, split=split, resolution=resolution, channels=1, batch_size=batch),
+        model=model or ModelConfig(name="dcgan", latent_dim=100, ngf=64, ndf=64),
+        loss=loss or LossConfig(name="bce"),
+        optim_g=opt, optim_d=opt_d or opt,
+        train=TrainConfig(epochs=epochs, checkpoint_every=5),
+        eval=EvalConfig(every=5, n_gen=5000),
+        final_eval=LUCIC_FINAL,
+    )
+
+
+def _art(name: str, *, resolution: int, batch: int, epochs: int, opt_g: OptimConfig, opt_d: OptimConfig,
+         flips: bool, model: ModelConfig, loss: LossConfig, resize_mode: str = "crop",
+         checkpoint_every: int = 5, keep: int = 3) -> RunConfig:
+    return _run(
+        name,
+        data=DataConfig(name=FOLDER_PLACEHOLDER, resolution=resolution, channels=3, batch_size=batch,
+                        hflip=flips, vflip=flips, resize_mode=resize_mode),
+        model=model, loss=loss, optim_g=opt_g, optim_d=opt_d,
+        train=TrainConfig(epochs=epochs, checkpoint_every=checkpoint_every, keep_checkpoints=keep),
+    )
+
+
+@_seed("art-dcgan-128-flips", "seed 001 B2: DCGAN 128 px on a folder of art, h+v flips, BCE, batch 128, 200 epochs",
+       "seed 001 B2 (resize + centre crop to 128, h and v flips, BCE, batch 128, 200 epochs); chosen: Adam 2e-4 / "
+       "0.5, 0.999, z 100, ngf=ndf=64 (unstated); 128 px DCGAN = 6 ConvT in G, 5 convs + head in D (the seed's '6 times')")
+def art_dcgan_128_flips() -> RunConfig:
+    return _art("art-dcgan-128-flips", resolution=128, batch=128, epochs=200, opt_g=ADAM_DCGAN, opt_d=ADAM_DCGAN,
+                flips=True, model=ModelConfig(name="dcgan", latent_dim=100, ngf=64, ndf=64), loss=LossConfig(name="bce"))
+
+
+@_seed("art-dcgan-128-e12", "seed 004 E12: DCGAN 128 px art, h+v flips, z 128, Adam G 1e-3 / D 1e-4 (betas 0.9, 0.999), 200 epochs",
+       "seed 004 E12 ('Adam with default parameters except the learning rates': G '10e-4' = 1e-3, D '10e-5' = 1e-4, "
+       "betas 0.9, 0.999; z 128; batch 128; 200 epochs; crop + h/v flips); chosen: ngf=ndf=64, the DCGAN layout")
+def art_dcgan_128_e12() -> RunConfig:
+    return _art("art-dcgan-128-e12", resolution=128, batch=128, epochs=200, opt_g=_adam(1e-3, 0.9), opt_d=_adam(1e-4, 0.9),
+                flips=True, model=ModelConfig(name="dcgan", latent_dim=128, ngf=64, ndf=64), loss=LossConfig(name="bce"))
+
+
+_C_NOTE = ("seed 002 {id} (Keras DCGAN {px} px on 'Best Artworks of All Time': BCE, Adam 1e-4 / 0.5, batch 128, "
+           "Resize((px, px)) squash, no flips, a checkpoint every 15 epochs); chosen: 150 epochs (its text; its code "
+           "says 250), beta2 0.999 (Keras default), keep 10 checkpoints; the Keras layers (Dense 4x4x512, k5, "
+           "Dropout 0.4 in G) are not fully stated, so this is ganbench's DCGAN layout with DCGAN init at ngf=ndf=64")
+
+
+@_seed("art-dcgan-64-seed002", "seed 002 C1: DCGAN 64 px art, squash resize, no flips, Adam 1e-4, batch 128, checkpoint every 15",
+       _C_NOTE.format(id="C1", px=64))
+def art_dcgan_64_seed002() -> RunConfig:
+    return _art("art-dcgan-64-seed002", resolution=64, batch=128, epochs=150, opt_g=_adam(1e-4), opt_d=_adam(1e-4),
+                flips=False, model=ModelConfig(name="dcgan", latent_dim=100, ngf=64, ndf=64), loss=LossConfig(name="bce"),
+                resize_mode="squash", checkpoint_every=15, keep=10)
+
+
+@_seed("art-dcgan-128-seed002", "seed 002 C2: as C1 at 128 px", _C_NOTE.format(id="C2", px=128))
+def art_dcgan_128_seed002() -> RunConfig:
+    return _art("art-dcgan-128-seed002", resolution=128, batch=128, epochs=150, opt_g=_adam(1e-4), opt_d=_adam(1e-4),
+                flips=False, model=ModelConfig(name="dcgan", latent_dim=100, ngf=64, ndf=64), loss=LossConfig(name="bce"),
+                resize_mode="squash", checkpoint_every=15, keep=10)
+
+
+@_seed("art-wgangp-64-seed002", "seed 002 C3: WGAN-GP 64 px art, 7 critic steps on the same batch, GP eps per element, Adam 1e-4 (0.5, 0.999)",
+       "seed 002 C3 (crit_repeats 7 on the same real batch then one G step, GP weight 10 with eps per element, Adam "
+       "1e-4 / 0.5, 0.999, batch 64, squash resize, no flips); chosen: 38 epochs (its appendix; its text says 'over "
+       "300'), z 100 (appendix; chapter 4 uses 64), ganbench's WGAN layout at ngf=ndf=64 (the seed's k5/k4/k2 "
+       "layers are not fully stated)")
+def art_wgangp_64_seed002() -> RunConfig:
+    return _art("art-wgangp-64-seed002", resolution=64, batch=64, epochs=38, opt_g=_adam(1e-4), opt_d=_adam(1e-4),
+                flips=False, model=ModelConfig(name="wgan", latent_dim=100, ngf=64, ndf=64),
+                loss=LossConfig(name="wgan-gp", gp_weight=10.0, n_critic=7, critic_schedule="same-batch", gp_eps="element"),
+                resize_mode="squash")
+
+
+@_seed("fashion-mnist-dcgan-b1", "seed 001 B1: DCGAN on all 70k Fashion-MNIST images, batch 128, 50 epochs",
+       "seed 001 B1 (70,000 images = train + test, BCE, batch 128, 50 epochs); chosen: 28 px (the source size; its "
+       "transform says 128), Adam 2e-4 / 0.5, 0.999 and ngf=ndf=64 (unstated)")
+def fashion_mnist_dcgan_b1() -> RunConfig:
+    return _mnist("fashion-mnist-dcgan-b1", dataset="fashion-mnist", split="all", batch=128, epochs=50, opt=ADAM_DCGAN)
+
+
+@_seed("mnist-dcgan-mse-e1", "seed 004 E1: MNIST DCGAN with MSE on sigmoid outputs, BatchNorm on every D conv, default init, 15 epochs",
+       "seed 004 E1 (nn.MSELoss on D's sigmoid outputs, BN after every D conv, default init, Adam 2e-4 / 0.5, 0.999, "
+       "batch 64, 15 epochs); chosen: the 28 px DCGAN widths and kernels at ngf=ndf=64 (unstated)")
+def mnist_dcgan_mse_e1() -> RunConfig:
+    return _mnist("mnist-dcgan-mse-e1", batch=64, epochs=15, opt=ADAM_DCGAN, loss=LossConfig(name="mse-sigmoid"),
+                  model=ModelConfig(name="dcgan", latent_dim=100, ngf=64, ndf=64, arch="dcgan28-bn-all"))
+
+
+@_seed("mnist-dcgan-lr1e-3-e2", "seed 004 E2: MNIST DCGAN, Adam 1e-3 (0.5, 0.999), batch 64, 30 epochs",
+       "seed 004 E2 (BCE, Adam 1e-3 / 0.5, 0.999, batch 64, 30 epochs); chosen: the 28 px DCGAN layout at ngf=ndf=64 (unstated)")
+def mnist_dcgan_lr1e3_e2() -> RunConfig:
+    return _mnist("mnist-dcgan-lr1e-3-e2", batch=64, epochs=30, opt=_adam(1e-3))
+
+
+@_seed("mnist-dcgan-e3", "seed 004 E3 (its best run): MNIST DCGAN, Adam 2e-4 (0.5, 0.999), batch 128, 100 epochs",
+       "seed 004 E3, 'the best performer' (BCE, Adam 2e-4 / 0.5, 0.999, batch 128, 100 epochs); chosen: the 28 px "
+       "DCGAN layout at ngf=ndf=64 (unstated)")
+def mnist_dcgan_e3() -> RunConfig:
+    return _mnist("mnist-dcgan-e3", batch=128, epochs=100, opt=ADAM_DCGAN)
+
+
+@_seed("mnist-dcgan-beta09-e4", "seed 004 E4: MNIST DCGAN, Adam 1e-3 (0.9, 0.999), batch 64, 50 epochs",
+       "seed 004 E4 (BCE, Adam 1e-3 / 0.9, 0.999, batch 64, 50 epochs); chosen: the 28 px DCGAN layout at ngf=ndf=64")
+def mnist_dcgan_beta09_e4() -> RunConfig:
+    return _mnist("mnist-dcgan-beta09-e4", batch=64, epochs=50, opt=_adam(1e-3, 0.9))
+
+
+@_seed("mnist-dcgan-e5-layout", "seed 004 E5: its explicit 28 px layout (k3 layers), Adam 1e-3 (0.9, 0.999), batch 64, 50 epochs",
+       "seed 004 E5 (stated layout: model.arch=dcgan28-e5; BCE, Adam 1e-3 / 0.9, 0.999, batch 64, 50 epochs); "
+       "chosen: ngf=ndf=64, bias off, LeakyReLU 0.2 and DCGAN init (the PyTorch tutorial's; unstated)")
+def mnist_dcgan_e5_layout() -> RunConfig:
+    return _mnist("mnist-dcgan-e5-layout", batch=64, epochs=50, opt=_adam(1e-3, 0.9),
+                  model=ModelConfig(name="dcgan", latent_dim=100, ngf=64, ndf=64, arch="dcgan28-e5"))
+
+
+@_seed("mnist-dcgan-64-e6", "seed 004 E6: MNIST at 64 px, 5 ConvT in G, Adam 2e-4 (0.5, 0.999), batch 128, 150 epochs",
+       "seed 004 E6 (5 ConvTranspose2d in G, BCE, Adam 2e-4 / 0.5, 0.999, batch 128, 150 epochs); chosen: 64 px (what "
+       "5 ConvT imply), ngf=ndf=64; differs: D has 4 convs + head with 3 BN (the seed: '3 Conv2d, 3 BatchNorm2d') and "
+       "G 4 BN (the seed: 5)")
+def mnist_dcgan_64_e6() -> RunConfig:
+    return _mnist("mnist-dcgan-64-e6", batch=128, epochs=150, opt=ADAM_DCGAN, resolution=64)
+
+
+@_seed("mnist-dcgan-32-e7", "seed 004 E7: MNIST at 32 px (4 ConvT G, 3 conv + head D), Adam 2e-4 (0.9, 0.999), batch 128, 150 epochs",
+       "seed 004 E7 ('Four ConvTranspose2d', 'Three Conv2d', BCE, Adam 2e-4 / 0.9, 0.999, batch 128, 150 epochs); "
+       "chosen: 32 px, where ganbench's DCGAN has exactly that many layers ('G 5 layers / D 4 layers' counts the "
+       "output), ngf=ndf=64")
+def mnist_dcgan_32_e7() -> RunConfig:
+    return _mnist("mnist-dcgan-32-e7", batch=128, epochs=150, opt=_adam(2e-4, 0.9), resolution=32)
+
+
+@_seed("mnist-mlp3-e9", "seed 004 E9: fully connected GAN, 3 layers each side (ReLU G, LeakyReLU D), Adam both, batch 128, 50 epochs",
+       "seed 004 E9 (3 FC layers each side, ReLU + Tanh in G, LeakyReLU in D, BCE, Adam 2e-4 / 0.5, 0.999, batch 128, "
+       "50 epochs); chosen: widths 256-512 (from E10's), LeakyReLU 0.2, no BN or dropout, PyTorch init (model.arch=mlp3)")
+def mnist_mlp3_e9() -> RunConfig:
+    return _mnist("mnist-mlp3-e9", batch=128, epochs=50, opt=ADAM_DCGAN,
+                  model=ModelConfig(name="mlp", latent_dim=100, ngf=32, ndf=32, arch="mlp3"))
+
+
+@_seed("mnist-mlp4-e10", "seed 004 E10: E9 + 1024-unit layers (G 256-512-1024, D 1024-512-256), batch 128, 150 epochs",
+       "seed 004 E10 (E9 plus a 1024-unit layer in G and D, BCE, Adam 2e-4, batch 128, 150 epochs); chosen: betas "
+       "0.5, 0.999 (not restated), LeakyReLU 0.2, no BN or dropout (model.arch=mlp4)")
+def mnist_mlp4_e10() -> RunConfig:
+    return _mnist("mnist-mlp4-e10", batch=128, epochs=150, opt=ADAM_DCGAN,
+                  model=ModelConfig(name="mlp", latent_dim=100, ngf=32, ndf=32, arch="mlp4"))
+
+
+QUICK = ("debug", "digits-dcgan", "mnist-dcgan", "mnist-mlp", "mnist-infogan", "mnist-cdcgan",
+         "fashion-mnist-dcgan", "cifar10-dcgan")
+
+
+def preset_groups() -> list[tuple[str, list[str]]]:
+    """Headings for `ganbench presets`: seed experiments, quick (built-in data), your own data."""
+    seeds = [n for n in PRESETS.names() if n in NOTES]
+    quick = [n for n in PRESETS.names() if n in QUICK and n not in seeds]
+    rest = [n for n in PRESETS.names() if n not in seeds and n not in quick]
+    return [
+        ("seed experiments (seeds-experiments.md; --show NAME for the recipe, the note says what was chosen)", seeds),
+        ("quick (built-in or downloadable data)", quick),
+        ("your own data (--set data.name=folder:PATH)", rest),
+    ]
+
+
 def get_preset(name: str) -> RunConfig:
     return PRESETS.get(name)()
