@@ -166,3 +166,16 @@ def test_init_switch():
     assert abs(torch.cat([w.flatten() for w in convs]).std().item() - 0.02) > 0.005  # kaiming-uniform, not N(0, 0.02)
     bns = [l.weight for l in default.D.modules() if isinstance(l, torch.nn.BatchNorm2d)]
     assert all(torch.all(w == 1) for w in bns)
+
+
+def test_check_model_fails_before_data_and_keeps_the_rng():
+    from ganbench.models import check_model
+
+    torch.manual_seed(3)
+    a = torch.rand(1)
+    torch.manual_seed(3)
+    check_model(tiny(name="cdcgan"), (3, 32, 32))  # conditional: stand-in classes
+    assert torch.equal(torch.rand(1), a)
+    with pytest.raises(ConfigError, match="reaches 30x30, the image needs 32x32"):
+        check_model(tiny(g_layers="convT 4w k4 s1 p0 bn relu, convT 2w bn relu, convT 1w bn relu, convT k2 s2 p1 tanh"),
+                    (3, 32, 32))

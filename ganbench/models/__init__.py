@@ -2,7 +2,7 @@
 
 Importing the variant modules registers them; adding a variant is one new module here.
 """
-from ganbench.models.base import MODELS, GanModels, build_models
+from ganbench.models.base import MODELS, GanModels, build_models, check_model
 from ganbench.models import conditional, dcgan, infogan, mlp  # noqa: F401  (registration)
 
-__all__ = ["MODELS", "GanModels", "build_models"]
+__all__ = ["MODELS", "GanModels", "build_models", "check_model"]

@@ -63,3 +63,13 @@ def build_models(cfg: ModelConfig, image_shape: tuple[int, int, int], num_classe
         if getattr(cfg, key) < 1:
             raise ConfigError(f"model.{key} must be >= 1, got {getattr(cfg, key)}")
     return builder(cfg, tuple(int(s) for s in image_shape), int(num_classes))
+
+
+def check_model(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> None:
+    """Raise the one-line ConfigError that build_models would, before any data is read or any
+    worker starts (a description that cannot make the image size, an unknown model.arch, ...).
+
+    Builds the networks once on the CPU and drops them; conditional families get 2 stand-in
+    classes (the real count is known only once the data is). The global RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        build_models(cfg, image_shape, max(2, cfg.n_cat))
