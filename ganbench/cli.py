@@ -118,16 +118,22 @@ def cmd_presets(args) -> int:
     from ganbench.data import DATASETS
     from ganbench.losses import LOSSES
     from ganbench.models import MODELS
-    from ganbench.presets import PRESETS, get_preset
+    from ganbench.models.arch import ARCHS
+    from ganbench.presets import NOTES, PRESETS, get_preset, preset_groups
 
     if args.show:
+        if args.show in NOTES:
+            print(f"# {NOTES[args.show]}")
         print(to_yaml(get_preset(args.show)), end="")
         return 0
     width = max(len(n) for n in PRESETS.names())
     print("presets (ganbench train --preset NAME):")
-    for name in PRESETS.names():
-        print(f"  {name:<{width}}  {PRESETS.help(name)}")
-    for title, reg in (("models (model.name)", MODELS), ("losses (loss.name)", LOSSES), ("datasets (data.name)", DATASETS)):
+    for title, names in preset_groups():
+        print(f"\n {title}:")
+        for name in names:
+            print(f"  {name:<{width}}  {PRESETS.help(name)}")
+    for title, reg in (("models (model.name)", MODELS), ("layouts (model.arch; or model.g_layers / d_layers)", ARCHS),
+                       ("losses (loss.name)", LOSSES), ("datasets (data.name)", DATASETS)):
         print(f"\n{title}:")
         for name in reg.names():
             print(f"  {name:<{width}}  {reg.help(name)}")
