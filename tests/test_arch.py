@@ -108,7 +108,7 @@ def test_named_descriptions_build_and_run(arch, family):
 
 def test_layers_set_from_the_command_line():
     over = parse_overrides([
-        "model.g_layers=linear 8w@4 bn relu, convT 4w bn relu, convT 2w bn relu, convT k4 s2 p1 tanh",
+        "model.g_layers=linear 8w@4 bn relu, convT 4w k5 s2 p2 o1 bn relu, convT 2w bn relu, convT k4 s2 p1 tanh",
         "model.d_layers=conv 2w k5 s2 p2 lrelu0.3 drop0.4, conv 4w k5 s2 p2 bn lrelu0.3, linear",
         "model.init=default",
     ])
@@ -154,6 +154,7 @@ def test_description_that_misses_the_image_size_names_layer_and_sizes():
     (dict(g_layers="convT k4 s1 p0 bn relu, convT tanh"), "only the output layer may omit its width"),
     (dict(arch="nope"), "dcgan28-e5"),
     (dict(init="xavier"), "model.init must be one of dcgan, default"),
+    (dict(d_layers="conv 1w o1 lrelu, conv 2w bn lrelu, conv k8 s1 p0"), "output padding"),
 ])
 def test_invalid_descriptions_one_clear_line(kw, match):
     assert match in _one_line_error(tiny(**kw))

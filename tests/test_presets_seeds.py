@@ -48,3 +48,16 @@ def test_seed_preset_runs_one_step(name):
     real = torch.rand(4, *shape) * 2 - 1
     step.step(cfg.loss.n_critic - 1, real, torch.tensor([0, 1, 2, 0]), torch.Generator().manual_seed(0), stats)
     assert any(not torch.equal(a, p) for a, p in zip(before, m.G.parameters()))  # G was updated
+
+
+def test_presets_command_groups_and_lists_layouts(capsys):
+    from ganbench.cli import main
+
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    heads = [out.index(h) for h in (" seed experiments", " quick", " your own data", "layouts (model.arch")]
+    assert heads == sorted(heads)
+    assert out.index("mnist-dcgan-e3") < out.index(" quick") < out.index("cifar10-dcgan") < out.index(" your own data")
+    assert main(["presets", "--show", "art-wgangp-64-seed002"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# seed 002 C3") and "critic_schedule: same-batch" in shown

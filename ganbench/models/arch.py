@@ -9,6 +9,7 @@ One layer is one short string, layers separated by ',' (or ';'):
 
     convT 8w k4 s1 p0 bn relu      transposed conv, 8 x ngf channels, kernel 4, stride 1, pad 0
     conv 64 k5 s2 p2 lrelu0.3 drop0.4
+    convT 4w k5 s2 p2 o1 bn relu   output padding 1: k5 stride 2 doubles the size (Keras 'same')
     linear 128@7 bn relu           linear to 128 x 7 x 7, reshaped to a 7x7 map for the next conv
     convT k4 s2 p1 tanh nobias     the output layer: no width (the image's channels; 1 logit in D)
 
@@ -42,6 +43,7 @@ class Layer:
     kernel: int = 4
     stride: int = 2
     padding: int = 1
+    out_pad: int = 0  # convT output_padding: k5 s2 p2 o1 doubles the size (Keras' padding='same')
     bn: bool = False
     act: str = "none"  # none | relu | lrelu | tanh
     slope: float = 0.2  # lrelu negative slope
@@ -54,6 +56,8 @@ class Layer:
             parts.append(f"{self.width}@{self.size}" if self.size else str(self.width))
         if self.op != "linear":
             parts += [f"k{self.kernel}", f"s{self.stride}", f"p{self.padding}"]
+            if self.out_pad:
+                parts.append(f"o{self.out_pad}")
         if self.bn:
             parts.append("bn")
         if self.act != "none":
@@ -95,8 +99,8 @@ def parse_layer(text: str, base: int, where: str) -> Layer:
                 kw["width"] = int(round(float(num) * base)) if rel else int(float(num))
                 if size:
                     kw["size"] = int(size)
-            elif re.fullmatch(r"[ksp]\d+", tok):
-                kw[{"k": "kernel", "s": "stride", "p": "padding"}[tok[0]]] = int(tok[1:])
+            elif re.fullmatch(r"[kspo]\d+", tok):
+                kw[{"k": "kernel", "s": "stride", "p": "padding", "o": "out_pad"}[tok[0]]] = int(tok[1:])
             elif tok == "bn":
                 kw["bn"] = True
             elif tok in ("relu", "tanh", "none"):
@@ -114,7 +118,7 @@ def parse_layer(text: str, base: int, where: str) -> Layer:
         except ValueError:
             raise ConfigError(
                 f"{where}: unknown token {tok!r} in {text.strip()!r} (expected a width N, Nw or N@SIZE, "
-                "kN sN pN, bn, relu, lreluSLOPE, tanh, dropRATE, bias, nobias)"
+                "kN sN pN oN, bn, relu, lreluSLOPE, tanh, dropRATE, bias, nobias)"
             ) from None
     kw["bias"] = (not kw.get("bn", False)) if bias is None else bias
     return Layer(**kw)
@@ -213,7 +217,7 @@ def resolve_arch(cfg, image_shape, default: Callable[[], Arch]) -> Arch:
 def _out_size(layer: Layer, n: int) -> int:
     k, s, p = layer.kernel, layer.stride, layer.padding
     if layer.op == "convT":
-        return (n - 1) * s - 2 * p + k
+        return (n - 1) * s - 2 * p + k + layer.out_pad
     return (n + 2 * p - k) // s + 1
 
 
@@ -224,6 +228,8 @@ def _check_layer(layer: Layer, where: str) -> None:
         raise ConfigError(f"{where}: op must be one of {', '.join(OPS)}, got {layer.op!r}")
     if layer.kernel < 1 or layer.stride < 1 or layer.padding < 0 or layer.width < 0 or layer.size < 0:
         raise ConfigError(f"{where}: kernel and stride must be >= 1, padding and width >= 0 ({layer.text()})")
+    if layer.out_pad and (layer.op != "convT" or layer.out_pad >= layer.stride):
+        raise ConfigError(f"{where}: output padding (o) is for convT layers and must be below the stride")
     if not 0 <= layer.dropout < 1:
         raise ConfigError(f"{where}: dropout must be in [0, 1), got {layer.dropout}")
     if layer.size and layer.op != "linear":
@@ -310,7 +316,8 @@ def build_layers(layers: tuple[Layer, ...], in_shape: tuple, out_shape: tuple, i
             bn = nn.BatchNorm1d(units) if layer.bn else None
         else:
             conv = nn.ConvTranspose2d if layer.op == "convT" else nn.Conv2d
-            mods.append(conv(prev[0], shape[0], layer.kernel, layer.stride, layer.padding, bias=layer.bias))
+            extra = {"output_padding": layer.out_pad} if layer.out_pad else {}
+            mods.append(conv(prev[0], shape[0], layer.kernel, layer.stride, layer.padding, bias=layer.bias, **extra))
             bn = nn.BatchNorm2d(shape[0]) if layer.bn else None
         if bn is not None:
             mods.append(bn)
