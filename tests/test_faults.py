@@ -93,8 +93,9 @@ def test_object_store_out_needs_ray_workers(tmp_path):
 @pytest.mark.parametrize("what", ["folder", "files"])
 def test_dataset_folder_vanishing_mid_run_is_named(tmp_path, monkeypatch, what):
     root = make_synthetic_folder(tmp_path / "imgs", n_classes=2, per_class=40, size=(20, 20))
+    # cache off: the decoded-image cache (the default) makes a run immune to files vanishing
     cfg = _cfg(data={"name": f"folder:{root}", "loader": "torch", "resolution": 28, "batch_size": 8,
-                     "num_workers": 1 if what == "files" else 0},
+                     "num_workers": 1 if what == "files" else 0, "cache": False},
                model={"name": "dcgan"}, train={"epochs": 3, "max_steps_per_epoch": 3})
 
     def vanish():

@@ -106,7 +106,8 @@ def _train_config(data_cfg: DataConfig, split: str) -> DataConfig:
 
 
 def _cache_path(cache_dir: Path, cfg: DataConfig, recipe: Recipe) -> Path:
-    data = {k: getattr(cfg, k) for k in ("name", "split", "resolution", "channels", "on_bad_file")}
+    data = {k: getattr(cfg, k) for k in ("name", "split", "resolution", "channels", "on_bad_file", "resize_mode",
+                                         "label_pattern")}
     if parse_name(cfg.name)[0] not in SPLIT_SETS:
         data["split"] = None  # digits and folders ignore data.split: one net for both values
     ident = {"data": data,

@@ -57,7 +57,7 @@ def iter_images(source: TensorSource | FileSource, cfg: DataConfig, indices: np.
         for i in range(0, len(idx), batch_size):
             yield to_model_range(source.images[idx[i : i + batch_size]].to(device))
         return
-    ds = Subset(FileDataset(source.files, source.labels, cfg.resolution, cfg.channels), idx)
+    ds = Subset(FileDataset(source.files, source.labels, cfg.resolution, cfg.channels, cfg.resize_mode), idx)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=max(0, cfg.num_workers))
     for x, _ in loader:
         yield to_model_range(x.to(device))

@@ -35,7 +35,7 @@ log = logging.getLogger("ganbench.metrics")
 STATS_VERSION = 1
 SUBSET_SEED = 0  # the n_real subset is part of the protocol, not of eval.seed
 # DataConfig fields that do not change which pixels the reference set holds.
-_NOT_PIXELS = {"batch_size", "loader", "num_workers", "download", "use_labels", "hflip", "vflip"}
+_NOT_PIXELS = {"batch_size", "loader", "num_workers", "download", "use_labels", "hflip", "vflip", "cache"}
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
 
