@@ -50,6 +50,32 @@ def fail_fast():
                 os.environ.pop(k, None)
 
 
+@contextmanager
+def fluent_store(uri: str, experiment_id: Optional[str] = None):
+    """Point MLflow's global ("fluent") API at `uri` (and `experiment_id`) for a block.
+
+    Some MLflow calls take no store argument and use the global one: `mlflow.onnx.log_model`,
+    the registry's lookup of a `models:/...` source or download. Everything else here passes
+    the store explicitly (MlflowClient(uri)); this keeps those few calls on the same store
+    and gives the user's environment back afterwards."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        with _use_tracking_uri(uri):
+            if experiment_id is not None:
+                os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
+                os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
+            yield
+    finally:  # _use_tracking_uri unsets MLFLOW_TRACKING_URI on exit: put the user's value back
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def client(uri: str):
     from mlflow.tracking import MlflowClient
 

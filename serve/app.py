@@ -14,6 +14,7 @@ Deploy: `ganbench serve --model model.onnx`, or `serve run serve/config.yaml` (i
 `serve.app:app_builder`, settings in the config's `args:`; see serve/settings.py)."""
 # No `from __future__ import annotations`: FastAPI must see real types on the ingress methods.
 import asyncio
+import os
 import secrets
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from ray import serve
 from ray.serve import Application
 
-from serve import encode
+from serve import encode, registry
 from serve.sampler import Job, OnnxSampler, SampleError
 from serve.settings import ServeSettings, resolve
 
@@ -108,7 +109,8 @@ class GanGenerator:
     def __init__(self, settings: dict):
         self.settings = ServeSettings(**settings)
         s = self.settings
-        self.sampler = OnnxSampler(s.model, max_n=s.max_n, gpu=s.gpu, threads=s.threads or max(1, int(s.num_cpus)))
+        self.sampler = OnnxSampler(s.model, max_n=s.max_n, gpu=s.gpu, threads=s.threads or max(1, int(s.num_cpus)),
+                                   tracking_uri=s.tracking_uri)
         self._generate.set_max_batch_size(max(s.max_batch_images, s.max_n))
         self._generate.set_batch_wait_timeout_s(s.batch_wait_ms / 1000)
         self.batches, self.largest_batch = 0, 0  # requests per onnxruntime call, for /v1/model
@@ -149,11 +151,24 @@ class GanGenerator:
                              "images": encode.pngs_base64(images)}, headers=headers)
 
 
+def pin_model(s: ServeSettings) -> ServeSettings:
+    """What every replica will load, fixed now: an absolute path (replicas may start in another
+    working directory), or a registered version with the store to fetch it from (an alias is
+    resolved here once, so all replicas serve the same version; see serve/registry.py)."""
+    if Path(s.model).is_file():
+        return s.model_copy(update={"model": str(Path(s.model).resolve())})
+    if registry.is_registry_uri(s.model):
+        uri = s.tracking_uri or registry.default_tracking_uri()
+        # Hand replicas the store only when it is not in their environment already: a URI from
+        # MLFLOW_TRACKING_URI may carry a password, and deployment args are shown by `serve status`.
+        keep = s.tracking_uri or (None if os.environ.get("MLFLOW_TRACKING_URI") else uri)
+        return s.model_copy(update={"model": registry.pin(s.model, uri), "tracking_uri": keep})
+    return s
+
+
 def app_builder(args: Optional[dict] = None) -> Application:
     """Build the application from a settings dict (a Serve config's `args:`), env vars, defaults."""
-    s = resolve(args)
-    if Path(s.model).is_file():  # a local file: replicas may start in another working directory
-        s = s.model_copy(update={"model": str(Path(s.model).resolve())})
+    s = pin_model(resolve(args))
     options = {"ray_actor_options": {"num_cpus": s.num_cpus, "num_gpus": 1 if s.gpu else 0},
                # A replica holds as many requests as one batch can take (n=1 each).
                "max_ongoing_requests": max(s.max_batch_images, s.max_n)}

@@ -23,7 +23,8 @@ EPILOG = textwrap.dedent(
     examples:
       ganbench serve --model model.onnx                        # http://127.0.0.1:8000
       ganbench serve --model model.onnx --host 0.0.0.0 --replicas 2
-      GANBENCH_MODEL=models:/ganbench-debug/1 ganbench serve    # a registered MLflow model version
+      ganbench serve --model models:/ganbench-debug@champion   # the registry's best version (MLflow alias)
+      GANBENCH_MODEL=models:/ganbench-debug/1 ganbench serve    # a registered version
       serve run serve/config.yaml                              # the same app from a Serve config file
 
     Settings: flags, else GANBENCH_<NAME> env vars (GANBENCH_MODEL, GANBENCH_MAX_N, ...), else defaults.
@@ -90,7 +91,9 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         "serve", help="serve an exported ONNX generator over HTTP (Ray Serve)",
         description="Ray Serve HTTP endpoint: POST /v1/sample, GET /v1/model, GET /healthz, docs at /docs.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="ONNX file from `ganbench export`, or models:/NAME/VERSION (default $GANBENCH_MODEL)")
+    p.add_argument("--model", help="ONNX file from `ganbench export`, or a registered model: models:/NAME@ALIAS "
+                   "(e.g. @champion, resolved to its version at start) or models:/NAME/VERSION "
+                   "(MLflow store: $MLFLOW_TRACKING_URI, else ./mlflow.db; default $GANBENCH_MODEL)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     p.add_argument("--replicas", type=int, help="replicas (default $GANBENCH_REPLICAS or 1)")

@@ -34,13 +34,13 @@ class Job:
         return len(self.z)
 
 
-def fetch_model(model: str) -> Path:
-    """A local path, or an MLflow URI (models:/NAME/VERSION, runs:/ID/onnx) downloaded here."""
+def fetch_model(model: str, tracking_uri: Optional[str] = None) -> Path:
+    """A local path, or an MLflow URI (models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/...)
+    downloaded here from the store at `tracking_uri` (default $MLFLOW_TRACKING_URI)."""
     if ":/" in model and not Path(model).exists():
-        import mlflow
+        from serve.registry import download
 
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model))
-        return local / "model.onnx" if local.is_dir() else local
+        return download(model, tracking_uri)
     path = Path(model).expanduser()
     if not path.is_file():
         raise ConfigError(f"no ONNX model at {model} (export one with `ganbench export ... --out FILE.onnx`)")
@@ -70,10 +70,12 @@ def pick_providers(gpu: bool) -> tuple[list[str], Optional[str]]:
 
 
 class OnnxSampler:
-    def __init__(self, model: str | Path, *, max_n: int = 256, gpu: bool = False, threads: int = 0):
+    def __init__(self, model: str | Path, *, max_n: int = 256, gpu: bool = False, threads: int = 0,
+                 tracking_uri: Optional[str] = None):
         import onnxruntime as ort
 
-        self.path = fetch_model(str(model))
+        self.source = str(model)
+        self.path = fetch_model(str(model), tracking_uri)
         providers, self.provider_note = pick_providers(gpu)
         opts = ort.SessionOptions()
         if threads:
@@ -127,6 +129,6 @@ class OnnxSampler:
         return self.run([self.prepare(n, seed, labels)])[0]
 
     def describe(self) -> dict:
-        return {**self.metadata, "model_path": str(self.path), "provider": self.provider,
+        return {**self.metadata, "model_uri": self.source, "model_path": str(self.path), "provider": self.provider,
                 "providers": self.session.get_providers(), "provider_note": self.provider_note,
                 "max_n": self.max_n}

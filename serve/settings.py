@@ -16,8 +16,11 @@ from ganbench.errors import ConfigError
 class ServeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field(description="ONNX file from `ganbench export` (a path every replica sees), or an "
-                                   "MLflow URI such as models:/ganbench-debug/1")
+    model: str = Field(description="ONNX file from `ganbench export` (a path every replica sees), or a "
+                                   "registered model: models:/ganbench-debug@champion (the alias is resolved "
+                                   "to its version once, when the app is built) or models:/ganbench-debug/1")
+    tracking_uri: Optional[str] = Field(None, description="MLflow tracking server for a models:/ model "
+                                        "(default $MLFLOW_TRACKING_URI, else ./mlflow.db where the app is built)")
     max_n: int = Field(256, ge=1, le=65536, description="most images one request may ask for")
     replicas: int = Field(1, ge=1, description="replicas when autoscaling is not set")
     autoscaling: Optional[dict] = Field(None, description="Ray Serve autoscaling_config, e.g. "

@@ -92,6 +92,21 @@ def test_conditional_export_takes_int64_labels(conditional, tmp_path):
     assert not np.array_equal(got, other)  # the label matters
     meta = read_metadata(out)
     assert meta["conditional"] is True and meta["num_classes"] == 10 and meta["inputs"] == ["z", "labels"]
+    _check_conditional_mlflow_model(out, meta, tmp_path / "mlflow-model")
+
+
+def _check_conditional_mlflow_model(onnx_path, meta, where):
+    """As an MLflow model (what export logs), the signature asks for labels and pyfunc takes them."""
+    import mlflow
+
+    from ganbench.export import mlflow_log
+
+    mlflow.onnx.save_model(onnx.load(str(onnx_path)), str(where), signature=mlflow_log.signature(meta),
+                           input_example=mlflow_log.input_example(meta), save_as_external_data=False)
+    model = mlflow.pyfunc.load_model(str(where))
+    assert [i.name for i in model.metadata.get_input_schema().inputs] == ["z", "labels"]
+    got = model.predict({"z": np.zeros((3, 16), np.float32), "labels": np.array([0, 1, 2])})["images"]
+    assert got.shape == (3, 1, 28, 28)
 
 
 def test_checkpoint_without_run_says_so_once_and_skips_mlflow(conditional, tmp_path, caplog):
@@ -131,25 +146,57 @@ def test_metadata_round_trips(tracked, tmp_path):
     assert meta["exported_at"].endswith("Z") and 0 <= meta["max_abs_diff"] <= meta["tolerance"] == 1e-4
 
 
-def test_run_id_export_logs_the_file_and_registers_versions(tracked, tmp_path, monkeypatch):
+def test_run_id_export_logs_an_mlflow_model_registered_under_an_alias(tracked, tmp_path, monkeypatch):
+    import mlflow
+
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracked["tracking_uri"])
     out = tmp_path / "best.onnx"
     res = export_generator(out, run_id=tracked["run_id"])
     assert res["run_id"] == tracked["run_id"] and res["checkpoint"] == tracked["best_checkpoint"]
-    assert res["registered_model"] == "ganbench-debug" and res["model_version"] == "1"
+    assert (res["registered_model"], res["model_version"], res["model_uri"]) == ("ganbench-debug", "1",
+                                                                                  "models:/ganbench-debug/1")
+    assert (res["alias"], res["alias_version"], res["alias_moved"]) == ("champion", "1", True)
     client = MlflowClient(tracked["tracking_uri"])
-    assert [f.path for f in client.list_artifacts(tracked["run_id"], "onnx")] == ["onnx/model.onnx"]
-    import mlflow
-
-    got = Path(mlflow.artifacts.download_artifacts("models:/ganbench-debug/1", dst_path=str(tmp_path / "dl")))
-    assert (got / "model.onnx").read_bytes() == out.read_bytes()
+    version = client.get_model_version_by_alias("ganbench-debug", "champion")
+    assert version.run_id == tracked["run_id"] and version.tags["ganbench.score_key"] == "fid300_digitscnn"
     assert client.get_run(tracked["run_id"]).data.tags["ganbench.onnx_model"] == "models:/ganbench-debug/1"
-    from serve.sampler import OnnxSampler  # a deployment can name the registered version instead of a path
+    # An MLflow model, not a bare file: pyfunc loads it by alias and it samples the right shape.
+    pyfunc = mlflow.pyfunc.load_model("models:/ganbench-debug@champion")
+    assert [i.name for i in pyfunc.metadata.get_input_schema().inputs] == ["z"]
+    z = np.random.default_rng(3).standard_normal((5, 16), dtype=np.float32)
+    images = pyfunc.predict({"z": z})["images"]
+    assert images.shape == (5, 1, 28, 28) and images.dtype == np.float32
+    direct = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["images"], {"z": z})[0]
+    assert np.array_equal(images, direct)
+    got = Path(mlflow.artifacts.download_artifacts("models:/ganbench-debug@champion", dst_path=str(tmp_path / "dl")))
+    assert {"MLmodel", "model.onnx", "input_example.json"} <= {p.name for p in got.iterdir()}
+    assert read_metadata(got / "model.onnx")["run_id"] == tracked["run_id"]
+    from serve.sampler import OnnxSampler  # a deployment can name the alias instead of a path
 
-    assert OnnxSampler("models:/ganbench-debug/1").metadata["run_id"] == tracked["run_id"]
-    again = export_generator(tmp_path / "again.onnx", run_id=tracked["run_id"], model_name="digits-g")
-    assert (again["registered_model"], again["model_version"]) == ("digits-g", "1")
+    assert OnnxSampler("models:/ganbench-debug@champion").metadata["run_id"] == tracked["run_id"]
+    again = export_generator(tmp_path / "again.onnx", run_id=tracked["run_id"], model_name="digits-g", alias=None)
+    assert (again["registered_model"], again["model_version"]) == ("digits-g", "1") and "alias" not in again
     assert client.get_model_version("digits-g", "1").run_id == tracked["run_id"]
+
+
+def test_champion_alias_moves_only_to_a_better_score_under_the_same_metric(tracked, tmp_path):
+    from types import SimpleNamespace
+
+    from ganbench.export.export import _log_and_register
+
+    out = tmp_path / "c.onnx"
+    export_generator(out, checkpoint=tracked["best_checkpoint"], log_to_mlflow=False)
+    model, uri, client = onnx.load(str(out)), tracked["tracking_uri"], MlflowClient(tracked["tracking_uri"])
+    steps = [(30.0, "fid300_digitscnn", "1", True),   # no champion yet
+             (35.0, "fid300_digitscnn", "1", False),  # worse: v1 stays
+             (20.0, "kid300_digitscnn", "1", False),  # another metric: not comparable
+             (25.0, "fid300_digitscnn", "4", True)]   # better under the same metric
+    for score, key, holder, moved in steps:
+        run = client.get_run(client.create_run(client.get_run(tracked["run_id"]).info.experiment_id).info.run_id)
+        meta = {**read_metadata(out), "score_key": key, "best_score": score}
+        res = _log_and_register(SimpleNamespace(tracking_uri=uri, run=run), model, meta, "champ", "champion", "")
+        assert (res["alias_version"], res["alias_moved"]) == (holder, moved), res["alias_reason"]
+    assert str(client.get_model_version_by_alias("champ", "champion").version) == "4"
 
 
 def test_run_checkpoint_missing_locally_comes_from_the_run_artifact(tracked, tmp_path, monkeypatch):

@@ -528,9 +528,14 @@ RAYSERVICES = [(k, d) for k, d in RAY_DOCS if d["kind"] == "RayService"]
 
 
 @pytest.mark.parametrize("kdir,svc", RAYSERVICES, ids=[k for k, _ in RAYSERVICES])
-def test_rayservice_serves_the_ganbench_app(kdir, svc):
+def test_rayservice_serves_the_ganbench_app(kdir, svc, monkeypatch):
     from ray.serve.schema import ServeDeploySchema
 
+    from serve import registry
+
+    # Offline: no MLflow server to resolve the alias; app_builder must ask for it, by alias.
+    asked = []
+    monkeypatch.setattr(registry, "pin", lambda model, uri: asked.append(model) or "models:/pinned/7")
     config = yaml.safe_load(svc["spec"]["serveConfigV2"])
     ServeDeploySchema(**config)  # Ray's own schema for a deployed Serve config
     (app,) = config["applications"]
@@ -550,7 +555,9 @@ def test_rayservice_serves_the_ganbench_app(kdir, svc):
     assert all(cpus(g) >= actor["num_cpus"] for g in groups), "a replica must fit in one worker pod"
     assert most_replicas * actor["num_cpus"] <= sum(g["maxReplicas"] * cpus(g) for g in groups), \
         "Serve's max replicas do not fit in the worker group's maxReplicas"
-    assert app["args"]["model"].startswith("models:/"), "replicas load the model from the MLflow registry"
+    # Replicas load the registry's best version by alias, never a version number edited by hand.
+    assert re.fullmatch(r"models:/ganbench-[\w.-]+@champion", app["args"]["model"]), app["args"]["model"]
+    assert asked == [app["args"]["model"]] and deployment.init_args[0]["model"] == "models:/pinned/7"
 
 
 def test_rayservice_check_rejects_unknown_settings():

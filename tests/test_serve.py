@@ -87,8 +87,30 @@ def test_config_file_is_a_valid_serve_config():
 # ---------------------------------------------------------------- over HTTP
 
 
+def register(onnx_path: Path, store: Path, name: str) -> str:
+    """Log `onnx_path` as an MLflow model of a fresh run, register it, give it the champion
+    alias (what `ganbench export` does for a trained run); returns the tracking URI."""
+    from types import SimpleNamespace
+
+    from mlflow.tracking import MlflowClient
+
+    from ganbench.export.export import _log_and_register
+    from ganbench.export.metadata import read_metadata
+    from ganbench.tracking import get_or_create_experiment
+
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run = client.get_run(client.create_run(get_or_create_experiment(uri, "serve-test")).info.run_id)
+    import onnx
+
+    res = _log_and_register(SimpleNamespace(tracking_uri=uri, run=run), onnx.load(str(onnx_path)),
+                            read_metadata(onnx_path), name, "champion", "")
+    assert res["alias_version"] == "1"
+    return uri
+
+
 @pytest.fixture(scope="module")
-def server(models):
+def server(models, tmp_path_factory):
     import ray
     from ray import serve
 
@@ -98,7 +120,10 @@ def server(models):
     args = yaml.safe_load((REPO / "serve" / "config.yaml").read_text())["applications"][0]["args"]
     common = {"max_n": MAX_N, "num_cpus": 0.5}  # two small replicas fit on a 2-core machine
     url = start({**args, **common, "model": str(models["uncond"])}, "127.0.0.1", free_port())
-    serve.run(app_builder({**common, "model": str(models["cond"])}), name="cond", route_prefix="/cond")
+    # The conditional app comes from the MLflow registry by alias, as a RayService deploys it.
+    uri = register(models["cond"], tmp_path_factory.mktemp("registry"), "cond")
+    serve.run(app_builder({**common, "model": "models:/cond@champion", "tracking_uri": uri}),
+              name="cond", route_prefix="/cond")
     yield url
     serve.shutdown()
     ray.shutdown()
@@ -114,7 +139,8 @@ def test_health_model_and_docs(server):
     m = requests.get(f"{server}/v1/model", timeout=10).json()
     assert m["latent_dim"] == 16 and m["image_shape"] == [1, 28, 28] and m["max_n"] == MAX_N
     assert m["provider"] == "CPUExecutionProvider" and m["normalization"] == "[-1, 1]"
-    assert requests.get(f"{server}/cond/v1/model", timeout=10).json()["num_classes"] == 10
+    cond = requests.get(f"{server}/cond/v1/model", timeout=10).json()
+    assert cond["num_classes"] == 10 and cond["model_uri"] == "models:/cond/1"  # the alias, pinned at build
     spec = requests.get(f"{server}/openapi.json", timeout=10).json()
     assert {"/v1/sample", "/v1/model", "/healthz"} <= set(spec["paths"])
     schema = spec["paths"]["/v1/sample"]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -65,9 +65,11 @@ def build_metadata(cfg, models, src: source.Source) -> dict:
 
 def export_generator(out: str | Path, *, checkpoint: Optional[str] = None, run_id: Optional[str] = None,
                      study: Optional[str] = None, storage: Optional[str] = None, tolerance: float = 1e-4,
-                     model_name: Optional[str] = None, log_to_mlflow: bool = True) -> dict:
+                     model_name: Optional[str] = None, log_to_mlflow: bool = True,
+                     alias: Optional[str] = mlflow_log.DEFAULT_ALIAS) -> dict:
     """Export the generator; returns onnx_path, max_abs_diff, run_id and, when logged,
-    artifact_uri, registered_model, model_version."""
+    logged_model_uri, registered_model, model_version, model_uri and the alias outcome
+    (alias, alias_version, alias_moved, alias_reason; alias=None leaves aliases alone)."""
     out = Path(out)
     if out.suffix != ".onnx":
         raise ConfigError(f"--out must end in .onnx, got {out}")
@@ -100,13 +102,20 @@ def export_generator(out: str | Path, *, checkpoint: Optional[str] = None, run_i
         return result
     name = model_name or f"ganbench-{cfg.preset}"
     try:
-        artifact = mlflow_log.log_onnx(src.tracking_uri, src.run, out)
-        result["artifact_uri"] = f"{artifact}/{mlflow_log.ARTIFACT_NAME}"
-        result["registered_model"] = name
-        result["model_version"] = mlflow_log.register(src.tracking_uri, src.run, artifact, name,
-                                                      description=f"{cfg.model.name} from {src.origin}")
+        result.update(_log_and_register(src, model, meta, name, alias, f"{cfg.model.name} from {src.origin}"))
     except Exception as e:  # noqa: BLE001 - the file is good; a store problem is reported, not fatal
-        log.warning("could not log/register the ONNX file in MLflow (%s: %s); the file is at %s",
+        log.warning("could not log/register the ONNX model in MLflow (%s: %s); the file is at %s",
                     type(e).__name__, e, out)
-        result.pop("registered_model", None)
     return result
+
+
+def _log_and_register(src: source.Source, model: onnx.ModelProto, meta: dict, name: str,
+                      alias: Optional[str], description: str) -> dict:
+    """MLflow model in the run -> registered version -> alias if it is the better one."""
+    info = mlflow_log.log_model(src.tracking_uri, src.run, model, meta)
+    version = mlflow_log.register(src.tracking_uri, src.run, info, name, meta, description)
+    out = {"logged_model_uri": info.model_uri, "registered_model": name, "model_version": version,
+           "model_uri": f"models:/{name}/{version}"}
+    if alias:
+        out.update(mlflow_log.promote(src.tracking_uri, name, version, alias))
+    return out
