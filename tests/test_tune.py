@@ -69,32 +69,44 @@ def test_study_survives_a_failed_trial_resumes_and_nests_runs(tmp_path, monkeypa
             assert t.intermediate_values, "each evaluation is reported to the trial"
 
 
-def test_stale_running_trials_are_failed_on_resume(tmp_path):
-    """What a killed driver leaves: a RUNNING trial and its RUNNING MLflow run (the real
-    SIGKILL of `ganbench tune` is test_ray_faults.py's slow test)."""
+def test_stale_running_trials_are_failed_and_retried_live_ones_are_not(tmp_path):
+    """What a killed driver leaves: a RUNNING trial whose heartbeat stopped, and its RUNNING
+    MLflow run (a real SIGKILL: test_tune_drivers.py, and test_ray_faults.py's slow test).
+    A trial another driver is running (fresh heartbeat) is left alone."""
+    import time
+
     from ganbench import tracking as trk
 
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = study_mod.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", heartbeat=1, tracking_uri=uri)
     study = optuna.create_study(study_name="s", storage=storage, direction="minimize")
     study.enqueue_trial({"x": 1.0})
     study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=1)  # a finished trial
     orphan = study.ask()  # a trial a dead driver left RUNNING, with its run
+    orphan.suggest_float("x", 0, 2)
+    storage.record_heartbeat(orphan._trial_id)
     run = trk.create_run(uri, "ganbench", "s-trial001", {"optuna.study": "s", "optuna.trial": orphan.number}, {})
     other = trk.create_run(uri, "ganbench", "x", {"optuna.study": "other", "optuna.trial": orphan.number}, {})
+    time.sleep(3 * 1 + 1.5)  # three missed heartbeats
+    live = study.ask()  # another driver's trial, beating
+    storage.record_heartbeat(live._trial_id)
 
-    assert study_mod._fail_stale(study, uri) == 1
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
-    assert study.trials[1].user_attrs["fail_reason"] == study_mod.STALE_REASON
+    study_mod.fail_stale(study)
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING], states
+    retry = study.trials[-1]
+    assert retry.system_attrs["retry_history"] == [orphan.number] and retry.params == study.trials[1].params
     client = MlflowClient(uri)
     assert client.get_run(run["run_id"]).info.status == "FAILED"
     assert client.get_run(other["run_id"]).info.status == "RUNNING", "another study's run is not touched"
-    # The orphan does not use up the budget: a study of 2 still has one trial to run.
+    # The orphan does not use up the budget (its retry will): a study of 2 still has one to run.
     assert study_mod.finished_count(study) == 1
 
 
 @pytest.mark.parametrize("kw, needle", [
-    ({"trials": 0}, "--trials"), ({"parallel": 0}, "--parallel"), ({"workers": 0}, "--workers"),
+    ({"trials": 0}, "--trials"), ({"parallel": 0}, "--parallel"), ({"workers": -1}, "--workers"),
+    ({"workers": 0, "parallel": 2}, "--parallel"), ({"heartbeat": 0}, "--heartbeat"),
+    ({"space": "nope"}, "--space nope"), ({"sampler": "annealing"}, "unknown sampler"),
     ({"pruner": "sometimes"}, "pruner"), ({"storage": "notadb://x"}, "Optuna storage"),
     ({"preset": "nope"}, "unknown preset"),
 ])

@@ -1,13 +1,19 @@
 """`ganbench tune`: an Optuna study whose trials are ganbench training runs on Ray.
 
 - Storage is an Optuna RDB URL (SQLite file by default, PostgreSQL on a cluster). The same
-  study name resumes: finished trials are kept, trials left RUNNING by a dead driver are
-  marked FAIL, and `trials` counts the study's total, so `--trials 5` on a 3-trial study
-  runs 2 more.
+  study name resumes: finished trials are kept and `trials` counts the study's total, so
+  `--trials 5` on a 3-trial study runs 2 more.
+- Several drivers may share one study (Optuna's way to scale out). Each driver beats a
+  heartbeat for its running trials; a trial whose driver stopped beating for `GRACE_BEATS`
+  heartbeats is failed (its MLflow run too) and retried as a new trial. A trial another
+  live driver runs is never touched.
+- The search space and sampler come from a YAML space (tuning/space.py); `default` is
+  ganbench's own, `lucic` the ranges of Lucic et al. 2018.
 - Trial 0 of a new study is the preset's own config (the baseline); every other trial is
   judged against it on the same budget.
-- Each trial is one `ganbench.train.train` call (a Ray Train run with `workers` workers);
-  `parallel` trials run at once (threads in this driver, each driving its own TorchTrainer).
+- Each trial is one `ganbench.train.train` call (a Ray Train run with `workers` workers, or
+  in this process with `workers=0`); `parallel` trials run at once (threads in this driver,
+  each driving its own TorchTrainer).
 - Pruning happens inside each run: its rank 0 reports every evaluation to the trial in the
   shared storage and stops when the pruner says so (ganbench/train/pruning.py).
 """
@@ -15,24 +21,33 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from ganbench import config as C
 from ganbench.errors import ConfigError, GanbenchError
 from ganbench.presets import get_preset
+from ganbench.redact import redact_text, redact_url, remember
 from ganbench.train import resolve_eval, train
 from ganbench.train.pruning import PRUNERS, build_pruner
-from tuning import space
+from tuning import space as tspace
 from tuning.mlflow_study import log_summary, parent_run
+from tuning.sampler import build_sampler
 
 log = logging.getLogger("ganbench.tuning")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-STALE_REASON = "driver stopped while running"
+# A running trial is taken for orphaned after this many missed heartbeats: one late beat
+# (a busy database, a long GC pause) must not fail a live driver's trial.
+GRACE_BEATS = 3
+# A trial whose driver keeps dying (e.g. killed for memory) is not retried forever.
+MAX_RETRY = 2
+redact = redact_url  # kept for callers of tuning.study.redact
 
 
 @dataclass(frozen=True)
@@ -50,24 +65,19 @@ class TuneSpec:
     seed: int = 0
     out: str = "runs"
     overrides: tuple = field(default_factory=tuple)  # --set key=value for every trial
-
-
-def redact(url: str) -> str:
-    """The storage URL without its password: it goes into MLflow params, logs and JSON."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not an RDB URL: nothing to hide, and the error will say so elsewhere
-        return url
+    space: Optional[str] = None  # a built-in space name or a YAML file; default: "default"
+    sampler: Optional[str] = None  # overrides the space's sampler
+    heartbeat: int = 30  # seconds between a driver's heartbeats for each running trial
 
 
 def default_storage() -> str:
     return os.environ.get("GANBENCH_OPTUNA_STORAGE") or f"sqlite:///{Path.cwd() / 'optuna.db'}"
 
 
-def base_config(spec: TuneSpec) -> C.RunConfig:
+def base_config(spec: TuneSpec, space: Optional[tspace.Space] = None) -> C.RunConfig:
     cfg = get_preset(spec.preset)
+    if space is not None:
+        cfg = tspace.apply_fixed(cfg, space)
     if spec.overrides:
         cfg = C.merge(cfg, C.parse_overrides(list(spec.overrides)))
     if not cfg.eval.every:
@@ -81,32 +91,72 @@ def _validate(spec: TuneSpec) -> None:
         raise ConfigError(f"--trials must be >= 1, got {spec.trials}")
     if spec.parallel < 1:
         raise ConfigError(f"--parallel must be >= 1, got {spec.parallel}")
-    if spec.workers < 1:
-        raise ConfigError(f"--workers must be >= 1 (trials run as Ray Train runs), got {spec.workers}")
+    if spec.workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (0 = trials in this process, no Ray), got {spec.workers}")
+    if spec.workers == 0 and spec.parallel > 1:
+        # In-process trials would share torch's global seed and threads: one at a time.
+        raise ConfigError("--parallel > 1 needs Ray workers (--workers 1 or more); --workers 0 runs one trial at a time")
+    if spec.heartbeat < 1:
+        raise ConfigError(f"--heartbeat must be >= 1 second, got {spec.heartbeat}")
     if spec.timeout is not None and spec.timeout <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {spec.timeout}")
     if spec.pruner not in PRUNERS:
         raise ConfigError(f"unknown pruner {spec.pruner!r}; valid pruners: {', '.join(PRUNERS)}")
 
 
-def _fail_stale(study: optuna.Study, tracking_uri: Optional[str] = None) -> int:
-    """Trials left RUNNING by a driver that died: mark them FAIL so the study can go on,
-    and their MLflow runs FAILED too (else the UI shows them running forever)."""
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for t in stale:
-        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", STALE_REASON)
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-    if stale:
-        log.warning("marked %d trial(s) left running by an earlier driver as FAIL", len(stale))
-        _fail_stale_runs(study.study_name, [t.number for t in stale], tracking_uri)
-    return len(stale)
+class StaleTrials:
+    """Optuna calls this for each trial whose driver stopped beating (it is FAIL by now): its
+    MLflow run is marked FAILED too (else the UI shows it running forever), and the trial is
+    retried as a new WAITING trial with the same parameters."""
+
+    def __init__(self, tracking_uri: Optional[str]):
+        self.tracking_uri = tracking_uri
+        self.retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        log.warning("trial %d: its driver stopped (no heartbeat): marked FAIL and queued again", trial.number)
+        _fail_stale_runs(study.study_name, [trial.number], self.tracking_uri)
+        self.retry(study, trial)
+
+
+def open_storage(url: str, heartbeat: int, tracking_uri: Optional[str]) -> optuna.storages.RDBStorage:
+    with warnings.catch_warnings():  # heartbeats and retries are "experimental" in Optuna's words only
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=GRACE_BEATS * heartbeat,
+                                          heartbeat_stale_trial_callback=StaleTrials(tracking_uri))
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail (and retry) trials of drivers that died; Optuna also does this before each trial."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def finished_count(study: optuna.Study) -> int:
-    """Trials that count towards --trials: complete, pruned and crashed ones. Trials cut short
-    because the driver died were not the trial's fault and are run again."""
-    return sum(t.user_attrs.get("fail_reason") != STALE_REASON
-               for t in study.get_trials(deepcopy=False, states=FINISHED))
+    """Trials that count towards --trials: complete, pruned and crashed ones. A trial cut
+    short because its driver died was not the trial's fault: its retry counts instead."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+    return sum(t.state in FINISHED and t.number not in retried for t in trials)
+
+
+def trials_left(study: optuna.Study, total: int) -> int:
+    """Trials still to start: running ones (in any driver) will finish and count."""
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    return total - finished_count(study) - running
+
+
+class StopAtBudget:
+    """Drivers sharing a study each stop starting trials once the study as a whole has
+    `total` finished or running trials (Optuna's n_trials only counts this driver's)."""
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if trials_left(study, self.total) <= 0:
+            study.stop()
 
 
 def _fail_stale_runs(study_name: str, numbers: list[int], tracking_uri: Optional[str]) -> None:
@@ -121,13 +171,14 @@ def _fail_stale_runs(study_name: str, numbers: list[int], tracking_uri: Optional
                 c.set_tag(r.info.run_id, "ganbench.error", "tuning driver stopped while this trial ran")
                 c.set_terminated(r.info.run_id, status="FAILED")
     except Exception as e:  # tracking is secondary here: the study must still resume
-        log.warning("could not mark the stale trials' MLflow runs FAILED: %s", e)
+        log.warning("could not mark the stale trials' MLflow runs FAILED: %s", redact_text(str(e), [tracking_uri]))
 
 
-def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, parent: dict, storage: str):
+def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, parent: dict, storage: str,
+                   space: tspace.Space):
     def objective(trial: optuna.Trial) -> float:
-        baseline = trial.number == 0 or trial.user_attrs.get("baseline", False)
-        cfg = C.merge(base, space.suggest(trial, base))
+        baseline = trial.user_attrs.get("baseline", False)
+        cfg = C.merge(base, tspace.suggest(trial, space, base))
         cfg = C.with_updates(cfg, tracking={"run_name": f"{study.study_name}-trial{trial.number:03d}",
                                             "experiment": base.tracking.experiment})
         trial_spec = {"storage": storage, "study": study.study_name, "trial_id": trial._trial_id,
@@ -155,46 +206,26 @@ def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, paren
 def run_study(spec: TuneSpec) -> dict:
     _validate(spec)
     storage = spec.storage or default_storage()
+    remember(storage)  # its password is masked in every message from here on
     name = spec.study or f"{spec.preset}-tune"
+    space = tspace.load_space(spec.space, spec.sampler)
+    base = base_config(spec, space)
+    space = tspace.fit_to(space, base)
+    study = _open_study(spec, name, storage, space, base)  # a bad URL fails now, not after the backbone
     # Resolve the evaluation backbone once here (a classifier backbone is trained and cached
     # now), not in every trial thread at once.
-    base, _ = resolve_eval(base_config(spec))
-    try:
-        study = optuna.create_study(
-            study_name=name, storage=storage, load_if_exists=True, direction="minimize",
-            sampler=optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=4),
-            pruner=build_pruner(spec.pruner, spec.warmup, base.train.epochs),
-        )
-    except Exception as e:  # a bad URL or an unreachable database: say which
-        msg = str(e).replace(storage, redact(storage))
-        raise ConfigError(f"cannot open Optuna storage {redact(storage)!r}: {type(e).__name__}: {msg}") from None
-    _fail_stale(study, base.tracking.tracking_uri)
+    base, _ = resolve_eval(base)
+    fail_stale(study)
     if not study.trials:
-        study.enqueue_trial(space.defaults(base), user_attrs={"baseline": True})
-    done = finished_count(study)
-    remaining = max(0, spec.trials - done)
+        study.enqueue_trial(tspace.defaults(space, base), user_attrs={"baseline": True}, skip_if_exists=True)
 
     parent = parent_run(study, base.tracking.experiment, base.tracking.tracking_uri,
-                        {"preset": spec.preset, "storage": redact(storage), "pruner": spec.pruner,
-                         "workers_per_trial": spec.workers, "parallel": spec.parallel})
+                        {"preset": spec.preset, "storage": redact_url(storage), "pruner": spec.pruner,
+                         "workers_per_trial": spec.workers, "parallel": spec.parallel,
+                         "space": space.name, "sampler": space.sampler})
     status = "FAILED"
     try:
-        if remaining:
-            import ray
-
-            if not ray.is_initialized():
-                ray.init(include_dashboard=False, configure_logging=False)
-            log.info("study %s: %d finished, running %d more (%d at a time)", name, done, remaining, spec.parallel)
-            objective = make_objective(spec, study, base, parent, storage)
-            if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                # The enqueued baseline runs alone first: parallel workers would race for the
-                # one waiting trial (SQLite has no row locks), and it is the yardstick the
-                # pruner compares the others with.
-                study.optimize(objective, n_trials=1, n_jobs=1, timeout=spec.timeout, catch=(Exception,))
-                remaining -= 1
-            if remaining:
-                study.optimize(objective, n_trials=remaining, n_jobs=spec.parallel, timeout=spec.timeout,
-                               catch=(Exception,), show_progress_bar=False)
+        _drive(study, make_objective(spec, study, base, parent, storage, space), spec)
         summary = summarize(study, storage)
         log_summary(parent, study, summary)
         status = "FINISHED"
@@ -204,6 +235,54 @@ def run_study(spec: TuneSpec) -> dict:
         trk.finish_run(parent, status)
     summary["parent_run_id"] = parent["run_id"]
     return summary
+
+
+def _open_study(spec: TuneSpec, name: str, storage: str, space: tspace.Space, base: C.RunConfig) -> optuna.Study:
+    try:
+        return optuna.create_study(
+            study_name=name, storage=open_storage(storage, spec.heartbeat, base.tracking.tracking_uri),
+            load_if_exists=True, direction="minimize", sampler=build_sampler(space, spec.seed),
+            pruner=build_pruner(spec.pruner, spec.warmup, base.train.epochs),
+        )
+    except GanbenchError:
+        raise
+    except Exception as e:  # a bad URL or an unreachable database: say which
+        first = (str(e).strip().splitlines() or [""])[0]  # SQLAlchemy appends hints and links
+        raise ConfigError(f"cannot open Optuna storage {redact_url(storage)!r}: {type(e).__name__}: "
+                          f"{redact_text(first, [storage])}") from None
+
+
+def _drive(study: optuna.Study, objective, spec: TuneSpec) -> None:
+    """Run trials until the study (all drivers together) reaches spec.trials."""
+    deadline = time.monotonic() + spec.timeout if spec.timeout else None
+    started = False
+    while (left := trials_left(study, spec.trials)) > 0:
+        timeout = None if deadline is None else deadline - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            break
+        if not started:
+            _start_ray(spec)
+            log.info("study %s: %d finished, running up to %d more (%d at a time)", study.study_name,
+                     finished_count(study), left, spec.parallel)
+            started = True
+        # Queued trials (the baseline, retries) run one at a time: parallel threads would
+        # race for one waiting trial (SQLite has no row locks), and the baseline is the
+        # yardstick the pruner compares the others with.
+        queued = bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        study.optimize(objective, n_trials=1 if queued else left, n_jobs=1 if queued else spec.parallel,
+                       timeout=timeout, catch=(Exception,), callbacks=[StopAtBudget(spec.trials)],
+                       show_progress_bar=False)
+        if not queued:
+            break
+
+
+def _start_ray(spec: TuneSpec) -> None:
+    if spec.workers < 1:
+        return
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, configure_logging=False)
 
 
 def summarize(study: optuna.Study, storage: str) -> dict:
