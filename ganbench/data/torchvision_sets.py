@@ -56,12 +56,22 @@ def find_idx(root: Path, folder: str, split: str) -> Optional[tuple[Path, Path]]
     return None
 
 
-def _missing(name: str, split: str, searched: str, example: str, cause: str) -> DataError:
+def _missing(name: str, split: str, searched: str, example: str, cause: str, hint: str = "") -> DataError:
     return DataError(
-        f"{name} {split} split not found ({cause}); looked in {searched}. Supply the files "
+        f"{name} {split} split not found ({cause}); looked in {searched}. {hint}Supply the files "
         f"with --set data.root=DIR where DIR holds e.g. {example}, or set data.download=true "
         f"on a machine with internet access."
     )
+
+
+def _other_split_hint(root: Path, folder: str, split: str) -> str:
+    """Presets train on the train split; a copy holding only the test split (MNIST's 10k
+    t10k files are a common offline copy) trains fine with data.split=test: say so."""
+    other = "test" if split == "train" else "train"
+    found = find_idx(root, folder, other)
+    if found is None:
+        return ""
+    return f"The {other} split is there ({found[0].name}): --set data.split={other} trains on it. Otherwise: "
 
 
 def load_idx_set(cfg: DataConfig, name: str) -> TensorSource:
@@ -85,7 +95,8 @@ def load_idx_set(cfg: DataConfig, name: str) -> TensorSource:
         prefix = "train" if cfg.split == "train" else "t10k"
         searched = ", ".join(str(d) for d in idx_dirs(root, folder))
         raise _missing(name, cfg.split, searched,
-                       f"{prefix}-images-idx3-ubyte.gz and {prefix}-labels-idx1-ubyte.gz", cause)
+                       f"{prefix}-images-idx3-ubyte.gz and {prefix}-labels-idx1-ubyte.gz", cause,
+                       _other_split_hint(root, folder, cfg.split))
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(f"{name}: {paths[0]} has shape {images.shape} but {paths[1]} has "

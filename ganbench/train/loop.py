@@ -63,7 +63,10 @@ def build_stepper(cfg: RunConfig, session: Session, image_shape, num_classes: in
 
 
 def _restore(resume: Path, models, stepper, device) -> tuple[int, int, list]:
-    _, state = load_checkpoint(resume, map_location=device)
+    from ganbench.train.resume_check import check_models_fit
+
+    ckpt_cfg, state = load_checkpoint(resume, map_location=device)
+    check_models_fit(models, state, resume, ckpt_cfg)  # one line naming the keys, not a size-mismatch traceback
     models.G.load_state_dict(state["G"])
     models.D.load_state_dict(state["D"])
     stepper.opt_g.load_state_dict(state["opt_g"])
