@@ -22,7 +22,9 @@ EPILOG_TRAIN = textwrap.dedent(
       ganbench train --preset mnist-dcgan --set data.root=~/data/mnist --set train.epochs=5
       ganbench train --preset art-lsgan-64 --set data.name=folder:~/art --gpu --workers 4
       ganbench train --resume runs/debug-.../checkpoint_epoch_0002 --set train.epochs=4
+      ganbench train --preset mnist-dcgan --config mine.yaml --set train.epochs=5 --print-config
 
+    config layers: preset, then --config YAML (partial is fine), then --set; --print-config shows the result.
     config keys (for --set and YAML): see `ganbench presets --show NAME`.
     MLflow: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db with artifacts in ./mlartifacts.
     The last stdout line is JSON: run_id, best_checkpoint, last_checkpoint, final_metrics.
@@ -36,6 +38,10 @@ TUNE_EPILOG = textwrap.dedent(
       ganbench tune --preset digits-dcgan --trials 12 --parallel 2
       ganbench tune --preset digits-dcgan --trials 20            # same study: runs 8 more
       ganbench tune --preset mnist-dcgan --storage postgresql://optuna:pw@db/optuna --workers 4 --gpu
+      ganbench tune --preset digits-dcgan --space lucic --sampler tpe --trials 30
+      ganbench tune --space default --print-space > my-space.yaml     # edit, then --space my-space.yaml
+
+    several drivers on one --storage and --study share the trials (start the same command on each machine).
 
     look at it:   optuna-dashboard sqlite:///optuna.db      mlflow ui --backend-store-uri sqlite:///mlflow.db
     The last stdout line is JSON: study, storage, best_params, best_value, best_run_id,
@@ -45,40 +51,83 @@ TUNE_EPILOG = textwrap.dedent(
 
 
 def _build_config(args):
+    """Layers, each over the one before: the base (--preset, else the checkpoint being resumed,
+    else the YAML's own `preset:` when it names one, else the defaults; `debug` with nothing
+    given), then the YAML file (partial is fine), then each --set."""
     from ganbench import config as C
-    from ganbench.presets import get_preset
 
-    if args.preset and args.config:
-        from ganbench.errors import ConfigError
-
-        raise ConfigError("give --preset or --config, not both (put `preset:` inside the YAML instead)")
-    if args.config:
-        cfg = C.load_yaml(args.config)
-    elif args.preset:
-        cfg = get_preset(args.preset)
-    elif args.resume:
-        from ganbench.train.checkpoint import load_checkpoint
-
-        cfg, _ = load_checkpoint(args.resume)
-    else:
-        cfg = get_preset("debug")
+    data = _read_yaml(args.config) if args.config else {}
+    cfg = _base_config(args, data)
+    if data:
+        cfg = C.merge(cfg, data)  # an unknown key fails here, naming it
     if args.set:
         cfg = C.merge(cfg, C.parse_overrides(args.set))
     return cfg
 
 
+def _read_yaml(path: str) -> dict:
+    from pathlib import Path
+
+    import yaml
+
+    from ganbench.errors import ConfigError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of config sections, got {type(data).__name__}")
+    return data
+
+
+def _base_config(args, data: dict):
+    from ganbench.config import RunConfig
+    from ganbench.errors import ConfigError
+    from ganbench.presets import PRESETS, get_preset
+
+    label = data.get("preset")
+    if args.preset:
+        if label and label != args.preset and label in PRESETS.names():
+            # Two presets named: whichever we picked, the other would be silently ignored.
+            raise ConfigError(f"--preset {args.preset} but {args.config} says preset: {label}; drop one of them")
+        return get_preset(args.preset)
+    if args.resume:
+        from ganbench.train.checkpoint import load_checkpoint
+
+        return load_checkpoint(args.resume)[0]
+    if label in PRESETS.names():
+        return get_preset(label)
+    return RunConfig() if args.config else get_preset("debug")
+
+
 def cmd_train(args) -> int:
-    from ganbench.train import train
+    from ganbench.config import to_yaml
 
     cfg = _build_config(args)
-    if args.print_config:
-        from ganbench.config import to_yaml
+    if args.print_config:  # the resolved config, nothing trained: check a layering, keep it as a file
+        sys.stdout.write(to_yaml(cfg))
+        return 0
+    if args.resume:
+        from ganbench.train.resume_check import check_resume_fits
 
-        sys.stderr.write(to_yaml(cfg))
+        check_resume_fits(cfg, args.resume, explicit=bool(args.preset or args.config))
+    from ganbench.train import train
+
     result = train(cfg, workers=args.workers, gpu=args.gpu, out=args.out, resume=args.resume,
                    max_failures=args.max_failures)
-    print(json.dumps(result, default=str), flush=True)
+    _print_json(result)
     return 0
+
+
+def _print_json(obj) -> None:
+    """The stdout JSON line, with any URL password masked (it lands in job logs)."""
+    from ganbench.redact import redact_obj
+
+    print(json.dumps(redact_obj(json.loads(json.dumps(obj, default=str)))), flush=True)
 
 
 def cmd_sample(args) -> int:
@@ -96,20 +145,33 @@ def cmd_sample(args) -> int:
 def cmd_tune(args) -> int:
     from tuning import TuneSpec, run_study
 
+    if args.print_space:
+        from tuning.space import load_space, to_yaml
+
+        sys.stdout.write(to_yaml(load_space(args.space, args.sampler)))
+        return 0
     spec = TuneSpec(preset=args.preset, trials=args.trials, study=args.study, storage=args.storage,
                     parallel=args.parallel, timeout=args.timeout, workers=args.workers, gpu=args.gpu,
                     pruner=args.pruner, warmup=args.warmup, seed=args.seed, out=args.out,
-                    overrides=tuple(args.set))
+                    overrides=tuple(args.set), space=args.space, sampler=args.sampler, heartbeat=args.heartbeat)
     summary = run_study(spec)
-    print(json.dumps(summary, default=str), flush=True)
+    _print_json(summary)
     return 0
 
 
 def cmd_tracking_sync(args) -> int:
     from ganbench.tracking_spool import sync
 
-    for summary in sync(args.spool, args.tracking_uri):
-        print(json.dumps(summary), flush=True)
+    try:
+        summaries = sync(args.spool, args.tracking_uri)
+    except GanbenchError:
+        raise
+    except Exception as e:  # the server is still down, or the run is not in that store
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        raise GanbenchError(f"could not upload the spool: {type(e).__name__}: {first}. Nothing was lost: "
+                            f"run this again once the tracking server answers (uploads are idempotent)") from None
+    for summary in summaries:
+        _print_json(summary)
     return 0
 
 
@@ -154,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a GAN. Without --preset/--config it trains the `debug` preset.",
                        epilog=EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--preset", help="a named preset (list them with `ganbench presets`)")
-    t.add_argument("--config", metavar="FILE.yaml", help="a full or partial RunConfig in YAML")
+    t.add_argument("--config", metavar="FILE.yaml", help="a full or partial RunConfig in YAML, applied over "
+                   "--preset (or the checkpoint's config, or the YAML's own `preset:`); --set applies last")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value, e.g. --set optim_g.lr=1e-4 (repeatable)")
     t.add_argument("--workers", type=int, default=0,
@@ -163,10 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs", help="where run folders and checkpoints go (default ./runs); "
                    "on a cluster, a shared path or an object-store URI such as s3://bucket/runs (with --workers >= 1)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint folder (its config is "
-                   "used unless --preset/--config is given; --set still applies, e.g. more epochs)")
+                   "the base unless --preset is given; --config and --set still apply, e.g. more epochs)")
     t.add_argument("--max-failures", type=int, default=0,
                    help="times Ray Train restarts failed workers from the last checkpoint (default 0)")
-    t.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) to stderr first")
+    t.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (YAML) on stdout and exit without training")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="draw images from a trained generator",
@@ -195,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--storage", help="Optuna RDB URL (default $GANBENCH_OPTUNA_STORAGE or sqlite:///./optuna.db)")
     tu.add_argument("--parallel", type=int, default=1, help="trials at once (default 1)")
     tu.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
-    tu.add_argument("--workers", type=int, default=1, help="Ray Train workers per trial (default 1)")
+    tu.add_argument("--workers", type=int, default=1,
+                    help="Ray Train workers per trial (default 1; 0 = each trial in this process, no Ray)")
     tu.add_argument("--gpu", action="store_true", help="one GPU per worker")
     tu.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
     tu.add_argument("--warmup", type=int, default=1, help="evaluations before a trial may be pruned (FID is noisy)")
@@ -203,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--out", default="runs", help="where trial run folders go")
     tu.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override the preset for every trial, e.g. --set train.epochs=10 --set eval.every=2")
+    tu.add_argument("--space", metavar="NAME|FILE.yaml", default="default",
+                    help="search space and sampler: a built-in (default, lucic) or a YAML file; "
+                         "see `--print-space` for the format")
+    tu.add_argument("--sampler", choices=("tpe", "random", "grid", "cmaes"),
+                    help="override the space's sampler (grid needs `choices` for every parameter)")
+    tu.add_argument("--print-space", action="store_true", help="print the space as YAML and exit")
+    tu.add_argument("--heartbeat", type=int, default=30, metavar="S",
+                    help="seconds between this driver's heartbeats; a running trial whose driver misses 3 "
+                         "is failed and retried (default 30). Other live drivers' trials are never touched")
     tu.set_defaults(func=cmd_tune)
 
     from ganbench.bench.cli import add_bench_parser
@@ -239,14 +313,40 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    _guard_secrets(args)
     try:
         return args.func(args)
     except GanbenchError as e:
-        print(f"ganbench {args.command}: error: {e}", file=sys.stderr)
+        print(f"ganbench {args.command}: error: {_redacted(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug: keep the traceback, but never a URL's password in it
+        import traceback
+
+        from ganbench.redact import redact_text
+
+        sys.stderr.write(redact_text(traceback.format_exc()))
+        return 1
+
+
+def _guard_secrets(args) -> None:
+    """Last line of defence: every URL given on the command line or in the environment has
+    its password masked in our error lines and log records (modules redact too)."""
+    from ganbench.redact import install_log_filter, remember
+
+    given = [v for v in vars(args).values() if isinstance(v, str)]
+    given += [x for v in vars(args).values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    given += [x.split("=", 1)[1] for x in given if "=" in x and "://" in x.split("=", 1)[1]]  # --set k=URL
+    remember(*given, os.environ.get("MLFLOW_TRACKING_URI"), os.environ.get("GANBENCH_OPTUNA_STORAGE"))
+    install_log_filter()
+
+
+def _redacted(e: Exception) -> str:
+    from ganbench.redact import redact_text
+
+    return redact_text(str(e))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Optional
 
 from ganbench.config import RunConfig, flatten, to_yaml
 from ganbench.errors import GanbenchError
+from ganbench.redact import redact_text, redact_url
 
 log = logging.getLogger("ganbench.tracking")
 
@@ -100,10 +101,11 @@ def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, p
 
     c = client(uri)
     # Tag values must be strings over REST (a SQLite store would quietly accept an int).
+    # Params and tags are readable by anyone with access to the experiment: no URL passwords.
     run = c.create_run(get_or_create_experiment(uri, experiment), run_name=run_name,
-                       tags={k: str(v) for k, v in tags.items()})
+                       tags={k: redact_text(str(v), [uri]) for k, v in tags.items()})
     run_id = run.info.run_id
-    items = [Param(k, str(v)) for k, v in params.items()]
+    items = [Param(k, redact_text(str(v), [uri])) for k, v in params.items()]
     for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
         c.log_batch(run_id, params=items[i : i + 100])
     return {"tracking_uri": uri, "run_id": run_id}
@@ -118,12 +120,12 @@ def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | Non
                                 tags={"ganbench.preset": cfg.preset, **(tags or {})},
                                 params={**flatten(cfg), **(extra_params or {})})
     except Exception as e:  # nothing has started yet: stop here, clearly
-        raise TrackingError(f"cannot start an MLflow run at {uri}: {type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:200]}. Start the tracking server, or set "
+        raise TrackingError(f"cannot start an MLflow run at {redact_url(uri)}: {type(e).__name__}: "
+                            f"{redact_text((str(e).splitlines() or [''])[0][:200], [uri])}. Start the tracking server, or set "
                             f"MLFLOW_TRACKING_URI / tracking.tracking_uri to one that answers") from None
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "config.yaml"
-        p.write_text(to_yaml(cfg))
+        p.write_text(redact_text(to_yaml(cfg), [uri]))
         client(uri).log_artifact(handle["run_id"], str(p))
     return handle
 
@@ -176,7 +178,8 @@ class MlflowSink:
                 MlflowSink._offline_runs.add(self.run_id)
                 where = self.handle.get("spool_dir")
                 log.warning("MLflow tracking at %s failed (%s: %s). Training goes on; %s",
-                            self.handle["tracking_uri"], type(e).__name__, str(e).splitlines()[0][:200],
+                            redact_url(self.handle["tracking_uri"]), type(e).__name__,
+                            redact_text((str(e).splitlines() or [""])[0][:200], [self.handle["tracking_uri"]]),
                             f"what is not logged is saved under {where}/{self.run_id}: upload it later with "
                             f"`ganbench tracking-sync {where}`" if where else "nothing more is logged for this run")
         if self.spool is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench.errors import CheckpointError, ConfigError
+from ganbench.redact import redact_text, redact_url
 from ganbench.tracking import client as mlflow_client, fail_fast, resolve_tracking_uri
 from ganbench.train.checkpoint import STATE_FILE, load_checkpoint
 
@@ -95,11 +96,13 @@ def from_study(name: str, storage: Optional[str], scratch: Path, uri: Optional[s
         study = optuna.load_study(study_name=name, storage=storage)
         best = study.best_trial
     except KeyError:
-        raise ConfigError(f"no study {name!r} in {storage}") from None
+        raise ConfigError(f"no study {name!r} in {redact_url(storage)}") from None
     except ValueError:
         raise ConfigError(f"study {name!r} has no completed trial yet: nothing to export") from None
     except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-        raise ConfigError(f"cannot open Optuna storage {storage!r}: {type(e).__name__}: {e}") from None
+        first = (str(e).strip().splitlines() or [""])[0]  # SQLAlchemy appends hints and links
+        raise ConfigError(f"cannot open Optuna storage {redact_url(storage)!r}: {type(e).__name__}: "
+                          f"{redact_text(first, [storage])}") from None
     if best.user_attrs.get("mlflow_run_id"):  # the trial's run tags the same best checkpoint
         return from_run(best.user_attrs["mlflow_run_id"], scratch, uri)
     ckpt = best.user_attrs.get("best_checkpoint")
