@@ -184,6 +184,13 @@ def test_impossible_configs_fail_before_training(tmp_path, sections, needle):
         train(_cfg(**sections), out=tmp_path / "runs", track=False)
 
 
+def test_layout_that_misses_the_image_size_fails_before_any_run_starts(tmp_path):
+    bad = _cfg(model={"g_layers": "linear 4w@4 bn relu, convT 2w bn relu, convT 1w bn relu, convT k2 s2 p1 tanh"})
+    with pytest.raises(ConfigError, match="reaches .* the image needs 28x28"):
+        train(bad, out=tmp_path / "runs")  # tracking on: the error must come before an MLflow run
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "runs").exists()
+
+
 def test_folder_preset_without_folder_says_how(tmp_path):
     with pytest.raises(ConfigError, match="data.name=folder:"):
         train(get_preset("art-lsgan-64"), out=tmp_path, track=False)

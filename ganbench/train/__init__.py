@@ -41,10 +41,12 @@ def _validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
         )
     # Unknown names fail here, before an MLflow run or a Ray cluster is started for nothing.
     from ganbench.losses import LOSSES
-    from ganbench.models import MODELS
+    from ganbench.models import MODELS, check_model
     from ganbench.optim import OPTIMIZERS
 
     MODELS.get(cfg.model.name)
+    # A layout that cannot make the image size fails here, before data, MLflow or Ray.
+    check_model(cfg.model, (cfg.data.channels, cfg.data.resolution, cfg.data.resolution))
     LOSSES.get(cfg.loss.name)
     OPTIMIZERS.get(cfg.optim_g.name)
     OPTIMIZERS.get(cfg.optim_d.name)
