@@ -95,9 +95,25 @@ def main(argv: list[str] | None = None) -> int:
             pass
 
     wall = (time.perf_counter() - t0) / 60
+    print(summary_text(study, exported, served, png, mlflow_uri, storage, wall), file=sys.stderr)
+    print(json.dumps({"study": study, "export": exported, "endpoint_png": str(png), "minutes": round(wall, 2)},
+                     default=str))
+    return 0
+
+
+def summary_text(study: dict, exported: dict, served: dict, png: Path, mlflow_uri: str, storage: str,
+                 wall: float) -> str:
+    """What the demo made, where it is, and the commands to look at it."""
+    from ganbench.tracking import client, ui_hint
+
     key = study["score_key"]
-    print(
-        f"""
+    exp_id = client(mlflow_uri).get_run(study["parent_run_id"]).info.experiment_id
+    registered = exported.get("registered_model")
+    serve_cmd = f"ganbench serve --model {exported['onnx_path']} --port 8000"
+    if exported.get("alias"):  # the registry's best version, from the demo's store
+        serve_cmd = (f"MLFLOW_TRACKING_URI={mlflow_uri} ganbench serve "
+                     f"--model models:/{registered}@{exported['alias']} --port 8000")
+    return f"""
 ganbench demo: done in {wall:.1f} minutes.
   study          {study['study']} in {storage}: {study['n_trials']}
                  default config {key} = {_num(study['default_value'])}, best = {_num(study['best_value'])} (lower is better)
@@ -105,22 +121,23 @@ ganbench demo: done in {wall:.1f} minutes.
   MLflow         {mlflow_uri} (experiment ganbench-demo; study run {study['parent_run_id']}, best trial run {study['best_run_id']})
   checkpoint     {study['best_checkpoint']}
   ONNX model     {exported['onnx_path']} (max |onnx - torch| = {exported['max_abs_diff']:.2e}; \
-registered as {exported.get('registered_model')} v{exported.get('model_version')})
+registered as {registered} v{exported.get('model_version')}{_alias_note(exported)})
   endpoint PNG   {png}  (served by {served.get('provider', 'onnxruntime')})
 
 look at it:
-  mlflow ui --backend-store-uri {mlflow_uri} --port 5000        # http://127.0.0.1:5000
+  {ui_hint(mlflow_uri, exp_id)}
   optuna-dashboard {storage}                                      # http://127.0.0.1:8080
-  ganbench serve --model {exported['onnx_path']} --port 8000
+  {serve_cmd}
   curl -s -X POST http://127.0.0.1:8000/v1/sample -H 'content-type: application/json' \\
        -d '{{"n": 16, "seed": 1, "format": "png"}}' -o digits.png
 (run the commands from .venv/bin, or `source .venv/bin/activate` first)
-""",
-        file=sys.stderr,
-    )
-    print(json.dumps({"study": study, "export": exported, "endpoint_png": str(png), "minutes": round(wall, 2)},
-                     default=str))
-    return 0
+"""
+
+
+def _alias_note(exported: dict) -> str:
+    if not exported.get("alias"):
+        return ""
+    return f", alias {exported['alias']} -> v{exported['alias_version']}"
 
 
 def _num(v) -> str:

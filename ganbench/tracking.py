@@ -77,6 +77,48 @@ def fluent_store(uri: str, experiment_id: Optional[str] = None):
                 os.environ[k] = v
 
 
+UI_PORT = 5000
+
+
+def ui_base(tracking_uri: Optional[str] = None, port: int = UI_PORT) -> str:
+    """Where the MLflow UI is: an http(s) tracking server is its own UI (credentials dropped);
+    a local store is served by `mlflow ui` on localhost:`port`."""
+    from urllib.parse import urlsplit
+
+    if tracking_uri and tracking_uri.startswith(("http://", "https://")):
+        u = urlsplit(tracking_uri)
+        return f"{u.scheme}://{u.hostname}{f':{u.port}' if u.port else ''}{u.path.rstrip('/')}"
+    return f"http://127.0.0.1:{port}"
+
+
+def ui_link(experiment_id: str, tracking_uri: Optional[str] = None, port: int = UI_PORT) -> str:
+    """The MLflow UI page listing an experiment's runs. MLflow 3.17 opens an experiment in its
+    GenAI view (traces, an empty overview for training runs); `workflowType=machine_learning`
+    selects the Model-training view, where the runs are."""
+    return f"{ui_base(tracking_uri, port)}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def ui_hint(tracking_uri: str, experiment_id: str, port: int = UI_PORT) -> str:
+    """How to look at an experiment: the `mlflow ui` command for a local store, then the link."""
+    link = ui_link(experiment_id, tracking_uri, port)
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {link}"
+    # One worker, no job runner: mlflow 3.17's defaults start several processes (~2 GB).
+    return (f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri {_masked(tracking_uri)} "
+            f"--port {port} --workers 1\n  then open {link}")
+
+
+def _masked(uri: str) -> str:
+    """`uri` without its password (a PostgreSQL store's, say): the hint is printed and logged."""
+    from urllib.parse import urlsplit
+
+    try:
+        pw = urlsplit(uri).password
+    except ValueError:
+        return uri
+    return uri.replace(f":{pw}@", ":***@", 1) if pw else uri
+
+
 def client(uri: str):
     from mlflow.tracking import MlflowClient
 
@@ -201,6 +243,21 @@ class MlflowSink:
         else:
             fn = lambda: self.client.log_artifact(self.run_id, str(path), artifact_path)  # noqa: E731
         self._call(fn, {"type": "artifact", "src": str(path), "artifact_path": artifact_path})
+
+    def log_image(self, path: str | Path, key: str, step: int) -> None:
+        """The image at `path` as `key` at `step` (mlflow's log_image): the UI's image view
+        shows one per step with a slider, which a folder of files does not give."""
+        import time
+
+        ts = int(time.time() * 1000)
+
+        def fn():
+            from PIL import Image
+
+            with Image.open(path) as im:  # synchronous: a failure must reach _call to be spooled
+                self.client.log_image(self.run_id, im.copy(), key=key, step=step, timestamp=ts, synchronous=True)
+
+        self._call(fn, {"type": "image", "src": str(path), "key": key, "step": step, "ts": ts})
 
     def set_tags(self, tags: dict) -> None:
         def fn():

@@ -36,7 +36,7 @@ class Spool:
         meta = self.dir / "run.json"
         if not meta.exists():
             meta.write_text(json.dumps({**self.handle, "host": socket.gethostname()}))
-        if record["type"] == "artifact":
+        if record["type"] in ("artifact", "image"):
             files = self.dir / "files"
             dest = files / f"{len(list(files.iterdir())) if files.exists() else 0:06d}"
             src = Path(record.pop("src"))
@@ -105,6 +105,12 @@ def _replay(d: Path, tracking_uri: Optional[str]) -> dict:
                 c.log_artifacts(run_id, str(src), r.get("artifact_path"))
             else:
                 c.log_artifact(run_id, str(src), r.get("artifact_path"))
+            n_art += 1
+        elif r["type"] == "image":  # keeps its step and time, so the UI's slider order holds
+            from PIL import Image
+
+            with Image.open(d / r["local"]) as im:
+                c.log_image(run_id, im.copy(), key=r["key"], step=r["step"], timestamp=r["ts"], synchronous=True)
             n_art += 1
         elif r["type"] == "tags":
             for k, v in r["tags"].items():

@@ -190,6 +190,7 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                 if sink and epoch + 1 > logged_through:
                     sink.log_metrics(metrics, step=epoch + 1)
                     sink.log_artifact(grid, "samples")
+                    sink.log_image(grid, "samples", step=epoch + 1)  # the UI's image step slider
                     sink.log_artifact(curves, "plots")
                     if evaluated:
                         sink.log_artifact(plot_metric(history, score_key, work / f"{score_key}_curve.png"), "plots")
