@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 # Protocol entries that describe where or how often, not how a number is computed.
-IGNORED_PROTOCOL_KEYS = frozenset({"stats_cache", "world_size", "weights_file", "backbone_choice", "cache_dir"})
+IGNORED_PROTOCOL_KEYS = frozenset({"stats_cache", "world_size", "weights_file", "backbone_choice", "cache_dir",
+                                   "checkpoint"})
 FINAL_PREFIX = "final/"
 
 
