@@ -1,7 +1,7 @@
 """`ganbench bench` end to end on a local Ray: the built-in smoke suite plus a cell that fails
-at run time; every run nested in MLflow with its tags; the report's files and HTML; a resumed
-suite after a killed driver runs only what did not finish; `ganbench compare` rebuilds the
-report from MLflow and refuses runs whose recorded protocols differ."""
+at run time and a searched cell; every run nested in MLflow with its tags; the report's files
+and HTML; a resumed suite after a killed driver runs only what did not finish; `ganbench
+compare` rebuilds the report from MLflow and refuses runs whose recorded protocols differ."""
 from __future__ import annotations
 
 import csv
@@ -48,12 +48,17 @@ def smoke_with_a_broken_cell():
     data = yaml.safe_load(SUITES.get("smoke"))
     # Fails inside the run (the loader refuses DALI for an in-memory set), after its MLflow run exists.
     data["cells"].append({"name": "broken", "preset": "debug", "set": {"data.loader": "dali"}})
+    # A searched cell: 2 random-search trials in the driver (tuning's machinery), the best re-run with 1 seed.
+    data["cells"].append({"name": "tuned", "preset": "debug", "search": {
+        "trials": 2, "seeds": 1, "sampler": "random", "space": {"params": {"lr": {"low": 1e-4, "high": 1e-3}}}}})
     return parse_suite(data, "smoke+broken")
 
 
 def by_key(runs):
     out = {}
     for r in runs:
+        if r.data.tags.get("ganbench.kind") == "study":
+            continue
         out.setdefault((r.data.tags["ganbench.cell"], r.data.tags["ganbench.seed"]), []).append(r)
     return out
 
@@ -61,7 +66,7 @@ def by_key(runs):
 def test_smoke_suite_failing_cell_resume_and_compare(tmp_path, capsys):
     suite, opts = smoke_with_a_broken_cell(), BenchOptions(out=str(tmp_path / "runs"), parallel=2)
     s1 = run_suite(suite, opts)
-    assert (s1["ran"], s1["failed"], s1["skipped"]) == (6, 2, 0)
+    assert (s1["ran"], s1["failed"], s1["skipped"]) == (7, 2, 0)
     assert set(s1["errors"]) == {"broken/s0", "broken/s1"} and all("dali" in e for e in s1["errors"].values())
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -69,7 +74,9 @@ def test_smoke_suite_failing_cell_resume_and_compare(tmp_path, capsys):
     assert parent.info.status == "FINISHED" and parent.data.tags["ganbench.kind"] == "suite"
     runs = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     keys = by_key(runs)
-    assert set(keys) == {(c, s) for c in ("bce", "lsgan", "broken") for s in ("0", "1")}
+    assert set(keys) == {(c, s) for c in ("bce", "lsgan", "broken") for s in ("0", "1")} | {("tuned", "0")}
+    study = [r for r in runs if r.data.tags.get("ganbench.kind") == "study"]
+    assert len(study) == 1 and study[0].data.tags["ganbench.cell"] == "tuned"  # the study's run, nested too
     for (cell, seed), (r,) in keys.items():
         t = r.data.tags
         assert t["ganbench.suite"] == "smoke" and t["ganbench.protocol"] and t["ganbench.metric"] == "fid300_digitscnn"
@@ -82,15 +89,15 @@ def test_smoke_suite_failing_cell_resume_and_compare(tmp_path, capsys):
 
     folder = tmp_path / "runs" / "bench" / "smoke"
     for name in ("leaderboard.md", "leaderboard.csv", "runs.csv", "leaderboard.html", "distribution.png",
-                 "curves.png", "efficiency.png", "samples.png"):
+                 "curves.png", "efficiency.png", "samples.png", "search_budget.png"):
         assert (folder / name).is_file(), name
     rows = {r["cell"]: r for r in csv.DictReader((folder / "leaderboard.csv").open())}
-    assert set(rows) == {"bce", "lsgan", "broken"} and rows["broken"]["failed"] == "2" and rows["broken"]["rank"] == "-"
+    assert set(rows) == {"bce", "lsgan", "broken", "tuned"} and rows["broken"]["failed"] == "2" and rows["broken"]["rank"] == "-"
     assert rows["bce"]["runs"] == "2" and rows["bce"]["rank"].startswith("1")
     page = Text()
     page.feed((folder / "leaderboard.html").read_text())
     text = " ".join(page.text)
-    assert all(c in text for c in ("bce", "lsgan", "broken")) and page.images >= 5
+    assert all(c in text for c in ("bce", "lsgan", "broken", "tuned")) and page.images >= 6
     assert "leaderboard/leaderboard.html" in {a.path for a in client.list_artifacts(parent.info.run_id, "leaderboard")}
 
     # What a killed driver leaves behind: a run still RUNNING; and one finished run made FAILED by hand.
@@ -99,10 +106,11 @@ def test_smoke_suite_failing_cell_resume_and_compare(tmp_path, capsys):
     client.update_run(by[("lsgan", "1")], status="RUNNING")
     s2 = run_suite(suite, opts)
     assert s2["parent_run_id"] == s1["parent_run_id"]
-    assert (s2["ran"], s2["skipped"]) == (4, 2)  # bce/0, lsgan/1 and the broken cell again; nothing finished repeated
+    assert (s2["ran"], s2["skipped"]) == (4, 3)  # bce/0, lsgan/1 and the broken cell again; nothing finished repeated
     after = by_key(client.search_runs([parent.info.experiment_id],
                                       f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"))
-    assert sum(len(v) for v in after.values()) == 10
+    assert sum(len(v) for v in after.values()) == 11
+    assert len(after[("tuned", "0")]) == 1
     assert len(after[("bce", "1")]) == 1 and len(after[("lsgan", "0")]) == 1
     assert client.get_run(by[("lsgan", "1")]).data.tags["ganbench.error"] == STALE_ERROR
     assert sorted(r.info.status for r in after[("bce", "0")]) == ["FAILED", "FINISHED"]

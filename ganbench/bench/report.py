@@ -95,6 +95,11 @@ def write_markdown(lb: Leaderboard, folder: Path, images: dict[str, Path]) -> Pa
         if lb.target is not None:
             row += [v["target_reached"], v["target_train_s"], v["target_images"]]
         out.append("| " + " | ".join(row) + " |")
+    searched = [r for r in lb.rows if r.search_curve]
+    if searched:
+        out += ["", f"Searched cells: expected best `{lb.train_metric}` after 1, 2, ... trials "
+                    f"(exact mean over trial orders):", ""]
+        out += [f"- {r.cell}: " + ", ".join(_f(v) for v in r.search_curve) for r in searched]
     failed = [x for x in lb.runs if x.status == "FAILED"]
     if failed:
         out += ["", "Failed runs:", ""] + [f"- {x.cell} seed {x.seed} (`{x.run_id}`): {x.error or 'no error recorded'}"
