@@ -68,7 +68,7 @@ def cmd_compare(args) -> int:
 def add_bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="run a comparison suite (cells x seeds) on Ray and publish a leaderboard",
                        description="Run every (cell, seed) of a suite as a Ray task nested under one MLflow run, "
-                                   "then rank the cells by the protocol's metric with 95%% intervals over seeds.",
+                                   "then rank the cells by the protocol's metric with 95% intervals over seeds.",
                        epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("suite", nargs="?", help="a built-in suite name or a suite .yaml file")
     b.add_argument("--list", action="store_true", help="list the built-in suites")
