@@ -21,6 +21,7 @@ from ganbench.distributed import LaunchSpec, LocalSession, launch_ray
 from ganbench.errors import ConfigError
 from ganbench.train.checkpoint import load_checkpoint
 from ganbench.train.final_eval import FinalEval, best_epoch, plan_final_eval, run_final_eval, tracking_payload
+from ganbench.train.resume_check import check_resume_fits
 from ganbench.train.loop import raise_if_diverged, run_loop
 
 log = logging.getLogger("ganbench.train")
@@ -121,6 +122,8 @@ def train(
     """
     _validate(cfg, workers, gpu)
     cfg, score_key = resolve_eval(cfg)
+    if resume:  # a checkpoint of another model: one line now, not a size mismatch in a worker
+        check_resume_fits(cfg, resume, explicit=True)
     do_final = plan_final_eval(cfg, gpu)
     if progress is None:
         progress = sys.stderr.isatty()
