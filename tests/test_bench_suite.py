@@ -18,7 +18,7 @@ GOOD = {"name": "t", "protocol": {"metric": "fid", "backbone": "digitscnn", "n_g
 
 
 def test_builtin_suites_parse_and_plan():
-    assert set(SUITES.names()) == {"smoke", "losses-mnist", "seeds-mnist", "art-64"}
+    assert set(SUITES.names()) == {"smoke", "losses-mnist", "seeds-mnist", "art-64", "art-128"}
     smoke = make_plan(load_suite("smoke"))
     assert [(r.cell, r.seed) for r in smoke.runs] == [("bce", 0), ("bce", 1), ("lsgan", 0), ("lsgan", 1)]
     assert smoke.scoring.metric == "fid300_digitscnn" and smoke.runs[2].cfg.loss.name == "lsgan"
@@ -30,8 +30,15 @@ def test_builtin_suites_parse_and_plan():
     assert {r.cfg.model.ngf for r in losses.runs} == {64} and losses.runs[0].cfg.data.root == "/data/mnist"
     seeds = make_plan(load_suite("seeds-mnist"), ("data.root=/d", "train.epochs=2"))
     assert {r.cfg.train.epochs for r in seeds.runs} == {2}  # --set shrinks every cell's budget
+    # The seed-faithful presets are the cells: E1's MSE-on-sigmoid loss, E3's batch 128, E10's layout.
+    by_cell = {r.cell: r.cfg for r in seeds.runs}
+    assert by_cell["E1-mse-sigmoid"].loss.name == "mse-sigmoid" and by_cell["E3-best"].data.batch_size == 128
+    assert by_cell["E10-mlp4"].model.arch == "mlp4"
     art = make_plan(load_suite("art-64"), ("data.name=folder:/art",))
     assert len(art.runs) == 9
+    assert {r.cfg.loss.critic_schedule for r in art.runs if r.cell == "C3-wgan-gp"} == {"same-batch"}
+    art128 = make_plan(load_suite("art-128"), ("data.name=folder:/art",))
+    assert {r.cfg.data.resolution for r in art128.runs} == {128}
 
 
 def test_budget_in_images_becomes_steps_per_epoch():
@@ -75,7 +82,7 @@ def test_bad_suite_files_are_one_line_and_start_nothing(tmp_path, capsys, data, 
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["bench", "no-such-suite"], "unknown suite 'no-such-suite': not a built-in suite (art-64, losses-mnist"),
+    (["bench", "no-such-suite"], "unknown suite 'no-such-suite': not a built-in suite (art-128, art-64, losses-mnist"),
     (["bench", "missing.yaml"], "suite file not found: missing.yaml"),
     (["bench", "smoke", "--set", "eval.backbone=inception"], "--set sets eval.backbone: how runs are scored"),
     (["bench", "art-64"], "trains on a folder of your images: add --set data.name=folder:"),

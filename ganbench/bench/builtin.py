@@ -61,17 +61,13 @@ cells:
 SUITES.add("seeds-mnist", """\
 name: seeds-mnist
 description: >-
-  The MNIST experiments of seed project 004 (../shared/seeds-experiments.md, E1-E11), each with
-  the seed's own recipe and epoch count (budget.epochs 0 keeps each cell's train.epochs; add
-  --set train.epochs=N for an equal, shorter budget). Not expressible yet, so not in the suite:
-  E5 (its recipe is E4's; its layer layout - k3 layers, 4-block G - cannot be configured),
-  E6 (64 px: its FID reference would be 64 px MNIST, not comparable with the 28 px cells),
-  E8 (the seed's hyper-parameter study: run `ganbench tune --preset mnist-dcgan`; epochs, dropout
-  and init are not searchable). Approximations: E1's MSE loss is LSGAN (0.5*MSE on logits, BN-free
-  first D layer, DCGAN init); E7's 5/4-layer nets are ganbench's 28 px DCGAN; E9/E10's 3-layer
-  MLPs are ganbench's 4-layer `mlp` (LeakyReLU + BN1d in G, Dropout 0.3 in D); E11's SGD learning
-  rate is not stated by the seed (the preset's 0.01, momentum 0.5).
-  Give the data: --set data.root=DIR.
+  The MNIST experiments of seed project 004 (../shared/seeds-experiments.md, E1-E11), each its
+  seed-faithful preset with the seed's own recipe and epoch count (budget.epochs 0 keeps each
+  cell's train.epochs; add --set train.epochs=N for an equal, shorter budget). Left out: E6 and
+  E7 (64 and 32 px: their FID references would not be the 28 px one the other cells share; train
+  them with --preset mnist-dcgan-64-e6 / mnist-dcgan-32-e7) and E8 (the seed's own hyperparameter
+  study: `ganbench tune --preset mnist-dcgan --space lucic`). `ganbench presets --show NAME` says
+  what each seed left unstated. Give the data: --set data.root=DIR.
 protocol:
   metric: fid
   backbone: inception
@@ -84,31 +80,23 @@ budget: {epochs: 0}
 seeds: 2
 set: {data.name: mnist}
 cells:
-  - {name: E1-mse, preset: mnist-dcgan, set: {loss.name: lsgan, train.epochs: 15}}
-  - {name: E2-lr1e-3, preset: mnist-dcgan, set: {optim_g.lr: 1.0e-3, optim_d.lr: 1.0e-3, train.epochs: 30}}
-  - {name: E3-best, preset: mnist-dcgan, set: {data.batch_size: 128, train.epochs: 100}}
-  - name: E4-lr1e-3-b0.9
-    preset: mnist-dcgan
-    set: {optim_g.lr: 1.0e-3, optim_d.lr: 1.0e-3, optim_g.beta1: 0.9, optim_d.beta1: 0.9, train.epochs: 50}
-  - name: E7-b0.9-150ep
-    preset: mnist-dcgan
-    set: {optim_g.beta1: 0.9, optim_d.beta1: 0.9, data.batch_size: 128, train.epochs: 150}
-  - name: E9-mlp-adam
-    preset: mnist-mlp
-    set: {optim_d.name: adam, optim_d.lr: 2.0e-4, optim_d.momentum: 0.0, data.batch_size: 128, train.epochs: 50}
-  - name: E10-mlp-adam-150ep
-    preset: mnist-mlp
-    set: {optim_d.name: adam, optim_d.lr: 2.0e-4, optim_d.momentum: 0.0, data.batch_size: 128, train.epochs: 150}
+  - {name: E1-mse-sigmoid, preset: mnist-dcgan-mse-e1}
+  - {name: E2-lr1e-3, preset: mnist-dcgan-lr1e-3-e2}
+  - {name: E3-best, preset: mnist-dcgan-e3}
+  - {name: E4-lr1e-3-b0.9, preset: mnist-dcgan-beta09-e4}
+  - {name: E5-layout, preset: mnist-dcgan-e5-layout}
+  - {name: E9-mlp3, preset: mnist-mlp3-e9}
+  - {name: E10-mlp4, preset: mnist-mlp4-e10}
   - {name: E11-mlp-sgd-d, preset: mnist-mlp}
-""", "seed project 004's MNIST experiments E1-E11 as cells, each with its own recipe (--set data.root=DIR)")
+""", "seed project 004's MNIST experiments E1-E11 as cells, each its seed preset (--set data.root=DIR)")
 
 SUITES.add("art-64", """\
 name: art-64
 description: >-
-  The seeds' art experiments at 64 px on your folder (--set data.name=folder:PATH): LSGAN (seed 000),
-  DCGAN with BCE (seed 002 version 1's recipe: Adam 1e-4, batch 128, no flips) and WGAN-GP (seed 002
-  version 3, BatchNorm-free critic). Scored by Inception FID on 5,000 samples against the whole
-  folder (unlabelled art has no offline backbone). Slow on CPU: use --gpu.
+  The seeds' art experiments at 64 px on your folder (--set data.name=folder:PATH): LSGAN (seed 000
+  A1), DCGAN (seed 002 C1: squash resize, no flips, Adam 1e-4, batch 128) and WGAN-GP (seed 002 C3:
+  7 critic steps on the same batch, per-element gradient penalty). Scored by Inception FID on 5,000
+  samples against the whole folder (unlabelled art has no offline proxy). Slow on CPU: use --gpu.
 protocol:
   metric: fid
   backbone: inception
@@ -118,9 +106,27 @@ protocol:
 budget: {epochs: 20}
 seeds: 3
 cells:
-  - {name: lsgan, preset: art-lsgan-64}
-  - name: dcgan
-    preset: art-lsgan-64
-    set: {loss.name: bce, data.batch_size: 128, optim_g.lr: 1.0e-4, optim_d.lr: 1.0e-4, data.hflip: false}
-  - {name: wgan-gp, preset: art-wgangp-64}
-""", "LSGAN, DCGAN and WGAN-GP at 64 px on your art folder (--set data.name=folder:PATH)")
+  - {name: A1-lsgan, preset: art-lsgan-64}
+  - {name: C1-dcgan, preset: art-dcgan-64-seed002}
+  - {name: C3-wgan-gp, preset: art-wgangp-64-seed002}
+""", "LSGAN, DCGAN and WGAN-GP at 64 px on your art folder, as the seeds ran them (--set data.name=folder:PATH)")
+
+SUITES.add("art-128", """\
+name: art-128
+description: >-
+  The seeds' 128 px art DCGANs on your folder (--set data.name=folder:PATH): seed 001 B2 (h+v
+  flips, BCE, batch 128), seed 002 C2 (C1's recipe at 128 px) and seed 004 E12 (z 128, Adam G
+  1e-3 / D 1e-4). Inception FID on 5,000 samples against the whole folder. GPU only in practice.
+protocol:
+  metric: fid
+  backbone: inception
+  n_gen: 5000
+  n_real: 0
+  final: true
+budget: {epochs: 20}
+seeds: 3
+cells:
+  - {name: B2-flips, preset: art-dcgan-128-flips}
+  - {name: C2-seed002, preset: art-dcgan-128-seed002}
+  - {name: E12-z128, preset: art-dcgan-128-e12}
+""", "the seeds' 128 px art DCGANs on your folder (--set data.name=folder:PATH; GPU)")
