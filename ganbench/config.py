@@ -89,6 +89,9 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # 0 = full epoch; >0 truncates (debug, benchmarks)
     amp: bool = True  # bf16 autocast; only ever used on GPU
     sample_grid: int = 64  # images in the fixed-noise grid logged every epoch
+    # wall-clock budget of the training loop: it ends at the first epoch end past it (evaluated
+    # and checkpointed like a last epoch); 0 = no limit. Benchmarks compare runs on equal time.
+    max_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,20 @@ def test_budget_in_images_becomes_steps_per_epoch():
     assert cfg.train.epochs == 2 and cfg.train.max_steps_per_epoch == 10
 
 
+def test_budget_in_seconds_becomes_the_loops_time_limit():
+    suite = parse_suite({**GOOD, "budget": {"seconds": 90, "epochs": 50}})
+    cfg = make_plan(suite).runs[0].cfg
+    assert cfg.train.max_seconds == 90.0 and cfg.train.epochs == 50
+
+
 BAD = [
     ({**GOOD, "cells": [{"name": "a", "preset": "nope"}]}, "cell a: unknown preset 'nope'; valid presets: "),
     ({**GOOD, "cells": [{"name": "a", "preset": "debug", "set": {"optim_g.lrr": 1}}]},
      "cell a: unknown key(s) optim_g.lrr; valid keys: optim_g.beta1"),
     ({**GOOD, "cellz": []}, "unknown key(s) cellz; valid keys: name"),
     ({**GOOD, "budget": {"images": 10}}, "budget.images=10 is less than one step per epoch for cell a"),
-    ({**GOOD, "budget": {"seconds": 60}}, "budget.seconds: wall-clock budgets are not supported yet"),
-    ({**GOOD, "budget": {"epochs": -1}}, "budget: epochs and images must be >= 0"),
+    ({**GOOD, "budget": {"seconds": -5}}, "budget: epochs, images and seconds must be >= 0"),
+    ({**GOOD, "budget": {"epochs": -1}}, "budget: epochs, images and seconds must be >= 0"),
     ({**GOOD, "cells": []}, "cells: the suite has no cells"),
     ({**GOOD, "seeds": 0}, "seeds: need at least one seed"),
     ({**GOOD, "cells": [{"name": "a", "preset": "debug", "set": {"eval.n_gen": 50}}]},

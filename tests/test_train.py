@@ -194,3 +194,12 @@ def test_layout_that_misses_the_image_size_fails_before_any_run_starts(tmp_path)
 def test_folder_preset_without_folder_says_how(tmp_path):
     with pytest.raises(ConfigError, match="data.name=folder:"):
         train(get_preset("art-lsgan-64"), out=tmp_path, track=False)
+
+
+def test_time_budget_stops_at_the_first_epoch_end_past_it_and_evaluates_there(tmp_path, metrics_cache):
+    cfg = _cfg(train={"epochs": 50, "max_seconds": 0.01},
+               eval={"every": 10, "n_gen": 200, "metric": "kid", "kid_subsets": 5, "cache_dir": str(metrics_cache)})
+    res = train(cfg, out=tmp_path / "runs", track=False)
+    assert res["final_metrics"]["epoch"] == 1  # 50 epochs asked, the clock ended it after one
+    assert "kid200_digitscnn" in res["final_metrics"]  # the stop epoch is evaluated like a last epoch
+    assert res["last_checkpoint"] and res["best_checkpoint"] == res["last_checkpoint"]

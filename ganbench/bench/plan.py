@@ -123,6 +123,8 @@ def _budget(suite: Suite, cell: str, cfg: C.RunConfig) -> list[tuple[str, object
     b, workers = suite.budget, suite.resources.workers
     epochs = b.epochs or cfg.train.epochs
     pairs: list[tuple[str, object]] = [("train.epochs", epochs)]
+    if b.seconds:  # equal wall time: the epochs are an upper bound, the clock ends the run
+        pairs.append(("train.max_seconds", float(b.seconds)))
     if b.images:
         per_step = cfg.data.batch_size * workers
         steps = b.images // (epochs * per_step)  # never more images than the budget
@@ -159,9 +161,6 @@ def cell_config(suite: Suite, cell: Cell, cli_pairs: tuple, tracking_uri: str) -
     try:
         cfg = C.merge(cfg, protocol_overrides(suite.protocol))
     except ConfigError as e:
-        if suite.protocol.final and "final_eval" in str(e):
-            raise ConfigError("protocol.final: this ganbench has no final evaluation (final_eval.*) yet; "
-                              "use final: false (the during-training evaluation ranks the runs)") from None
         raise ConfigError(f"protocol: {e}") from None
     cfg = C.with_updates(cfg, tracking={"experiment": suite.experiment, "tracking_uri": tracking_uri})
     _validate(cfg, cell.name, suite)
@@ -170,7 +169,7 @@ def cell_config(suite: Suite, cell: Cell, cli_pairs: tuple, tracking_uri: str) -
 
 def _validate(cfg: C.RunConfig, cell: str, suite: Suite) -> None:
     """What train() would refuse at its start, refused now for every cell at once."""
-    from ganbench.train import _validate as validate_run
+    from ganbench.train import validate as validate_run
 
     try:
         # gpu=False: the driver may have no GPU while the cluster does; Ray checks that.

@@ -65,7 +65,7 @@ class Budget:
 
     epochs: int = 0  # 0: the preset's own train.epochs
     images: int = 0  # 0: whole epochs
-    seconds: float = 0  # refused for now: the training loop has no wall-clock stop yet
+    seconds: float = 0  # 0: no time limit; else train.max_seconds (the run ends at the first epoch end past it)
 
 
 @dataclass(frozen=True)
@@ -288,11 +288,9 @@ def check_suite(s: Suite) -> None:
                           "during-training evaluation is the protocol itself)")
     if p.proxy is not None and p.proxy.every < 1:
         raise ConfigError(f"protocol.proxy.every must be >= 1 epochs, got {p.proxy.every}")
-    if b.seconds:
-        raise ConfigError("budget.seconds: wall-clock budgets are not supported yet (the training loop has no "
-                          "time-based stop); give budget.epochs or budget.images")
-    if b.epochs < 0 or b.images < 0:
-        raise ConfigError(f"budget: epochs and images must be >= 0, got epochs={b.epochs}, images={b.images}")
+    if b.epochs < 0 or b.images < 0 or b.seconds < 0:
+        raise ConfigError(f"budget: epochs, images and seconds must be >= 0, got epochs={b.epochs}, "
+                          f"images={b.images}, seconds={b.seconds}")
     if r.workers < 1 or r.cpus <= 0 or r.gpus < 0:
         raise ConfigError(f"resources: workers >= 1, cpus > 0 and gpus >= 0 per run, got {r}")
 

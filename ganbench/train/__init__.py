@@ -26,14 +26,15 @@ from ganbench.train.loop import raise_if_diverged, run_loop
 
 log = logging.getLogger("ganbench.train")
 
-__all__ = ["train", "run_name_for"]
+__all__ = ["train", "run_name_for", "validate"]
 
 
 def run_name_for(cfg: RunConfig) -> str:
     return cfg.tracking.run_name or f"{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
+def validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
+    """Everything train() refuses before it starts anything (public: bench checks every cell up front)."""
     from ganbench.presets import FOLDER_PLACEHOLDER
 
     if cfg.data.name == FOLDER_PLACEHOLDER:
@@ -62,6 +63,8 @@ def _validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
         raise ConfigError("train.max_steps_per_epoch must be >= 0 (0 = whole epoch)")
     if t.sample_grid < 1:
         raise ConfigError("train.sample_grid must be >= 1")
+    if t.max_seconds < 0:
+        raise ConfigError(f"train.max_seconds must be >= 0 (0 = no time limit), got {t.max_seconds}")
     if workers < 0:
         raise ConfigError(f"--workers must be >= 0 (0 = in this process, no Ray), got {workers}")
     if gpu and workers == 0 and not torch.cuda.is_available():
@@ -120,7 +123,7 @@ def train(
     trial: an Optuna trial spec: evaluations are reported to it and it may prune the run.
     tags: extra MLflow tags (e.g. mlflow.parentRunId for a tuning trial).
     """
-    _validate(cfg, workers, gpu)
+    validate(cfg, workers, gpu)
     cfg, score_key = resolve_eval(cfg)
     if resume:  # a checkpoint of another model: one line now, not a size mismatch in a worker
         check_resume_fits(cfg, resume, explicit=True)

@@ -135,6 +135,7 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
     work = Path(tempfile.mkdtemp(prefix="ganbench-"))
     last_metrics: dict = {}
     status = "finished"
+    loop_start = time.perf_counter()
     try:
         for epoch in range(start_epoch, cfg.train.epochs):
             loader.set_epoch(epoch)
@@ -172,7 +173,8 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                     sink.set_tags({"ganbench.status": "diverged", "ganbench.error": msg})
                 return {"status": "diverged", "message": msg, "epoch": epoch + 1, "history": history}
 
-            last_epoch = epoch + 1 == cfg.train.epochs
+            out_of_time = _out_of_time(cfg, session, loop_start)
+            last_epoch = epoch + 1 == cfg.train.epochs or out_of_time
             evaluated = evaluator is not None and (last_epoch or (epoch + 1) % cfg.eval.every == 0)
             if evaluated:
                 # All ranks generate and extract features; rank 0 gets the numbers.
@@ -216,12 +218,23 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                 if session.is_main:
                     log.info("trial pruned at epoch %d (%s=%.4g)", epoch + 1, score_key, metrics[score_key])
                 break
+            if out_of_time:
+                if session.is_main:
+                    log.info("time budget of %.0f s reached after epoch %d: stopping", cfg.train.max_seconds, epoch + 1)
+                break
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     return {"status": status, "final_metrics": last_metrics, "history": history, "score_key": score_key,
             "loader": loader.kind, "device": str(device), "world_size": session.world_size,
             "data": loader.describe()}
+
+
+def _out_of_time(cfg: RunConfig, session: Session, start: float) -> bool:
+    """train.max_seconds spent? Rank 0's clock decides for all (ranks must stop together)."""
+    if cfg.train.max_seconds <= 0:
+        return False
+    return session.broadcast_flag(time.perf_counter() - start >= cfg.train.max_seconds)
 
 
 def _state(models, stepper, loader, epoch: int, step: int, history: list, tracking: Optional[dict]) -> dict:
