@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import textwrap
@@ -209,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, compare and ship GANs: DDP under Ray Train, DALI data, MLflow tracking.",
         epilog="Run `ganbench COMMAND --help` for each command's options.",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true", help="show everything: debug logs, other libraries' INFO lines and all of Ray's output "
+                   "(also GANBENCH_VERBOSE=1; by default Ray's full logs stay in its session folder)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a GAN (a preset, a YAML config, or resume a checkpoint)",
@@ -308,10 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
-    )
+    from ganbench.ray_init import configure_logging
+
+    configure_logging(args.verbose)  # ours at INFO, libraries' warnings; --verbose: everything
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     _guard_secrets(args)
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import socket
 import sys
@@ -46,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=10, help="training epochs per trial (default 10)")
     ap.add_argument("--parallel", type=int, default=2, help="trials at once (default 2)")
     ap.add_argument("--out", default="demo", help="folder for the MLflow and Optuna stores, runs, model, samples")
+    ap.add_argument("--verbose", action="store_true",
+                    help="show all of Ray's and the libraries' output (also GANBENCH_VERBOSE=1)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from ganbench.ray_init import configure_logging
+
+    configure_logging(args.verbose)  # ganbench's lines and everyone's warnings; Ray's logs stay in its folder
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
 
     out = Path(args.out).resolve()
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 def summary_text(study: dict, exported: dict, served: dict, png: Path, mlflow_uri: str, storage: str,
                  wall: float) -> str:
     """What the demo made, where it is, and the commands to look at it."""
+    from ganbench.ray_init import session_logs
     from ganbench.tracking import client, ui_hint
 
     key = study["score_key"]
@@ -123,6 +127,7 @@ ganbench demo: done in {wall:.1f} minutes.
   ONNX model     {exported['onnx_path']} (max |onnx - torch| = {exported['max_abs_diff']:.2e}; \
 registered as {registered} v{exported.get('model_version')}{_alias_note(exported)})
   endpoint PNG   {png}  (served by {served.get('provider', 'onnxruntime')})
+  Ray logs       {session_logs() or "n/a"}  (every Ray process's full output; `--verbose` shows it live)
 
 look at it:
   {ui_hint(mlflow_uri, exp_id)}

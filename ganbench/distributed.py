@@ -261,9 +261,9 @@ def launch_ray(cfg_yaml: str, spec: LaunchSpec, tracking: Optional[dict], show_p
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    if not ray.is_initialized():
-        # A local Ray unless RAY_ADDRESS points at a cluster (as under `ray job submit`).
-        ray.init(include_dashboard=False, log_to_driver=True, configure_logging=False)
+    from ganbench.ray_init import init_ray
+
+    init_ray()  # a local Ray unless RAY_ADDRESS points at a cluster (as under `ray job submit`)
     if spec.gpu and not ray.cluster_resources().get("GPU"):
         from ganbench.errors import ConfigError
 

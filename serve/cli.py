@@ -43,10 +43,12 @@ def _check_port(host: str, port: int) -> None:
 
 def start(settings: dict, host: str = "127.0.0.1", port: int = 8000) -> str:
     """Start Ray (or join RAY_ADDRESS), Serve's proxy on host:port and the app; returns its URL."""
-    import ray
     from ray import serve
 
+    from ganbench.ray_init import init_ray, quiet
     from serve.app import app_builder
+
+    quiet("ray.serve")  # its "Started Serve", "Application ... is ready" lines: we print the URL
     from serve.settings import resolve
 
     model = resolve(settings).model  # settings errors surface here, before Ray starts
@@ -54,8 +56,7 @@ def start(settings: dict, host: str = "127.0.0.1", port: int = 8000) -> str:
         raise ConfigError(f"no ONNX model at {model} (export one with `ganbench export ... --out FILE.onnx`)")
     app = app_builder(settings)
     _check_port(host, port)
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, configure_logging=False)
+    init_ray()
     serve.start(http_options={"host": host, "port": port})
     serve.run(app, name=APP_NAME, route_prefix="/")
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"

@@ -199,6 +199,51 @@ def test_champion_alias_moves_only_to_a_better_score_under_the_same_metric(track
     assert str(client.get_model_version_by_alias("champ", "champion").version) == "4"
 
 
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_for_the_champion(tracked, tmp_path):
+    """`mlflow models serve` on the alias, with no environment to build (--env-manager local):
+    about 25 s on 2 cores, so `slow`."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from types import SimpleNamespace
+
+    import requests
+    from servers import free_port
+
+    from ganbench.export.export import _log_and_register
+
+    out = tmp_path / "s.onnx"
+    export_generator(out, checkpoint=tracked["best_checkpoint"], log_to_mlflow=False)
+    run = MlflowClient(tracked["tracking_uri"]).get_run(tracked["run_id"])
+    _log_and_register(SimpleNamespace(tracking_uri=tracked["tracking_uri"], run=run), onnx.load(str(out)),
+                      read_metadata(out), "served", "champion", "")
+    bin_dir = Path(sys.executable).parent  # mlflow starts `uvicorn` from PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracked["tracking_uri"], "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    port = free_port()
+    proc = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", "models:/served@champion",
+                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                assert proc.poll() is None, "mlflow models serve exited"
+                time.sleep(0.5)
+        z = np.random.default_rng(0).standard_normal((3, 16)).tolist()
+        r = requests.post(f"http://127.0.0.1:{port}/invocations", json={"inputs": {"z": z}}, timeout=60)
+        assert r.status_code == 200, r.text[:500]
+        assert np.asarray(r.json()["predictions"]["images"]).shape == (3, 1, 28, 28)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
 def test_run_checkpoint_missing_locally_comes_from_the_run_artifact(tracked, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracked["tracking_uri"])
     client = MlflowClient(tracked["tracking_uri"])

@@ -279,10 +279,9 @@ def _drive(study: optuna.Study, objective, spec: TuneSpec) -> None:
 def _start_ray(spec: TuneSpec) -> None:
     if spec.workers < 1:
         return
-    import ray
+    from ganbench.ray_init import init_ray
 
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, configure_logging=False)
+    init_ray()
 
 
 def summarize(study: optuna.Study, storage: str) -> dict:

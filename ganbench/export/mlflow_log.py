@@ -54,15 +54,23 @@ def log_model(uri: str, run, model, meta: dict):
     """Log the ONNX ModelProto as an MLflow model of `run`; returns mlflow's ModelInfo."""
     import mlflow.onnx
 
-    with fluent_store(uri, run.info.experiment_id):
-        return mlflow.onnx.log_model(
-            model, name=LOGGED_MODEL_NAME, run_id=run.info.run_id, signature=signature(meta),
-            input_example=input_example(meta), save_as_external_data=False,  # one file, as exported
-            onnx_execution_providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
-            # Explicit requirements: inferring them starts a subprocess that imports the model.
-            pip_requirements=mlflow.onnx.get_default_pip_requirements(),
-            metadata={"ganbench": {k: meta[k] for k in ("latent_dim", "image_shape", "num_classes",
-                                                        "conditional", "noise") if k in meta}})
+    # Logging loads the model once as a check, and mlflow.onnx then warns on every CPU-only
+    # machine that CUDA (declared for GPU deployments) is missing: not news at export time.
+    onnx_log = logging.getLogger("mlflow.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    try:
+        with fluent_store(uri, run.info.experiment_id):
+            return mlflow.onnx.log_model(
+                model, name=LOGGED_MODEL_NAME, run_id=run.info.run_id, signature=signature(meta),
+                input_example=input_example(meta), save_as_external_data=False,  # one file, as exported
+                onnx_execution_providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
+                # Explicit requirements: inferring them starts a subprocess that imports the model.
+                pip_requirements=mlflow.onnx.get_default_pip_requirements(),
+                metadata={"ganbench": {k: meta[k] for k in ("latent_dim", "image_shape", "num_classes",
+                                                            "conditional", "noise") if k in meta}})
+    finally:
+        onnx_log.setLevel(level)
 
 
 def register(uri: str, run, info, name: str, meta: dict, description: str = "") -> str:
