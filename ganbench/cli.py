@@ -208,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, compare and ship GANs: DDP under Ray Train, DALI data, MLflow tracking.",
         epilog="Run `ganbench COMMAND --help` for each command's options.",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="show everything: debug logs, other libraries' INFO lines and all of Ray's output "
-                   "(also GANBENCH_VERBOSE=1; by default Ray's full logs stay in its session folder)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show everything: debug logs, other libraries' INFO lines and all of Ray's output "
+                        "(also GANBENCH_VERBOSE=1; by default Ray's full logs stay in its session folder)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a GAN (a preset, a YAML config, or resume a checkpoint)",
