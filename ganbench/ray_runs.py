@@ -125,6 +125,34 @@ def record_failure(cfg, tags: dict, error: str) -> str:
     return run_id
 
 
+def _train_task(cfg_yaml: str, kwargs: dict, cpus: float) -> dict:
+    import torch
+
+    from ganbench.config import from_yaml
+    from ganbench.train import train
+
+    torch.set_num_threads(max(1, int(cpus)))  # a reused worker keeps its first task's count
+    return train(from_yaml(cfg_yaml), workers=0, **kwargs)
+
+
+def train_in_task(cfg, *, cpus: float = 1, gpus: float = 0, **kwargs) -> dict:
+    """train(cfg, workers=0, **kwargs) in one Ray task holding `cpus`/`gpus`: a single-worker
+    run with no TorchTrainer to start (what `ganbench tune --workers 1` runs per trial).
+    cfg.tracking.tracking_uri and `out` should be absolute: the task may run elsewhere.
+    The task's own exception is raised here, not Ray's wrapper around it."""
+    import ray
+
+    from ganbench.config import to_yaml
+
+    ensure_ray()
+    task = ray.remote(max_retries=0)(_train_task).options(num_cpus=cpus, num_gpus=gpus)
+    try:
+        return ray.get(task.remote(to_yaml(cfg), {**kwargs, "gpu": gpus > 0}, cpus))
+    except ray.exceptions.RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        raise (cause if isinstance(cause, BaseException) else e) from None
+
+
 def ensure_ray() -> None:
     """Connect to Ray once: RAY_ADDRESS's cluster, or a local one started here."""
     import ray

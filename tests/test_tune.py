@@ -28,14 +28,14 @@ def local_ray():
 
 def test_study_survives_a_failed_trial_resumes_and_nests_runs(tmp_path, monkeypatch):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    real_train = study_mod.train
+    real_run_trial = study_mod.run_trial
 
-    def flaky_train(cfg, **kw):
+    def flaky_run_trial(cfg, *args):
         if cfg.tracking.run_name.endswith("trial001"):
             raise DataError("simulated: the dataset vanished mid-trial")
-        return real_train(cfg, **kw)
+        return real_run_trial(cfg, *args)  # --workers 1: the trial runs as a Ray task
 
-    monkeypatch.setattr(study_mod, "train", flaky_train)
+    monkeypatch.setattr(study_mod, "run_trial", flaky_run_trial)
     spec = TuneSpec(preset="debug", trials=2, study="t", storage=storage, workers=1, pruner="median",
                     out=str(tmp_path / "runs"), overrides=SETS)
     s1 = run_study(spec)
@@ -46,7 +46,7 @@ def test_study_survives_a_failed_trial_resumes_and_nests_runs(tmp_path, monkeypa
     assert s1["default_value"] is not None  # trial 0 is the preset's own config
     assert s1["score_key"] == "fid300_digitscnn"
 
-    monkeypatch.setattr(study_mod, "train", real_train)
+    monkeypatch.setattr(study_mod, "run_trial", real_run_trial)
     s2 = run_study(TuneSpec(**{**spec.__dict__, "trials": 3}))
     assert sum(s2["n_trials"].values()) == 3
     assert s2["parent_run_id"] == s1["parent_run_id"]  # same study, same parent run

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -185,9 +186,9 @@ def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, paren
                       "pruner": spec.pruner, "warmup": spec.warmup, "max_resource": cfg.train.epochs,
                       # The baseline runs its whole budget: it is the yardstick.
                       "prunable": not baseline}
-        result = train(cfg, workers=spec.workers, gpu=spec.gpu, out=spec.out, progress=False, trial=trial_spec,
-                       tags={"mlflow.parentRunId": parent["run_id"], "optuna.study": study.study_name,
-                             "optuna.trial": trial.number, "ganbench.baseline": baseline})
+        tags = {"mlflow.parentRunId": parent["run_id"], "optuna.study": study.study_name,
+                "optuna.trial": trial.number, "ganbench.baseline": baseline}
+        result = run_trial(cfg, spec, trial_spec, tags)
         trial.set_user_attr("mlflow_run_id", result["run_id"])
         trial.set_user_attr("best_checkpoint", result["best_checkpoint"])
         trial.set_user_attr("score_key", result["score_key"])
@@ -201,6 +202,25 @@ def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, paren
         return float(value)
 
     return objective
+
+
+def run_trial(cfg: C.RunConfig, spec: TuneSpec, trial_spec: dict, tags: dict) -> dict:
+    """One trial's training run. --workers 1: a Ray task running the loop itself (no
+    TorchTrainer: about 20 s less per trial on 2 cores, benchmarks/run_overhead.py);
+    --workers >= 2: Ray Train DDP; --workers 0: in this process."""
+    if spec.workers != 1:
+        return train(cfg, workers=spec.workers, gpu=spec.gpu, out=spec.out, progress=None, trial=trial_spec,
+                     tags=tags)
+    from ganbench import tracking as trk
+    from ganbench.ray_runs import train_in_task
+    from ganbench.storage import is_uri
+
+    # The task may run in another directory or on another node: nothing relative goes along.
+    cfg = C.with_updates(cfg, tracking={"tracking_uri": trk.resolve_tracking_uri(cfg.tracking.tracking_uri)})
+    out = spec.out if is_uri(spec.out) else str(Path(spec.out).resolve())
+    # The bar is decided here (the task's stderr is no terminal); in the task it is Ray's tqdm.
+    return train_in_task(cfg, cpus=1, gpus=1 if spec.gpu else 0, out=out, progress=sys.stderr.isatty(),
+                         trial=trial_spec, tags=tags)
 
 
 def run_study(spec: TuneSpec) -> dict:

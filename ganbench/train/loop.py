@@ -136,14 +136,15 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
     last_metrics: dict = {}
     status = "finished"
     loop_start = time.perf_counter()
+    # One bar per run (not per epoch): a study or suite shows one line per run it has going.
+    bar = progress(total=(cfg.train.epochs - start_epoch) * steps_per_epoch,
+                   desc=cfg.tracking.run_name or cfg.preset, enabled=session.is_main and show_progress)
     try:
         for epoch in range(start_epoch, cfg.train.epochs):
             loader.set_epoch(epoch)
             gen = _generator(device, epoch_seed(cfg.train.seed, epoch, session.rank))
             models.G.train()
             models.D.train()
-            bar = progress(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
-                           enabled=session.is_main and show_progress)
             t0, n_images = time.perf_counter(), 0
             for i, (real, labels) in enumerate(loader):
                 if i >= steps_per_epoch:
@@ -152,9 +153,9 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                 n_images += real.shape[0]
                 global_step += 1
                 if i % 10 == 0:
-                    bar.set_postfix(loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"), refresh=False)
+                    bar.set_postfix(epoch=epoch + 1, loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"),
+                                    refresh=False)
                 bar.update(1)
-            bar.close()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             dt = time.perf_counter() - t0
@@ -223,6 +224,7 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[dict] = None,
                     log.info("time budget of %.0f s reached after epoch %d: stopping", cfg.train.max_seconds, epoch + 1)
                 break
     finally:
+        bar.close()
         shutil.rmtree(work, ignore_errors=True)
 
     return {"status": status, "final_metrics": last_metrics, "history": history, "score_key": score_key,
