@@ -30,7 +30,7 @@ def patch(monkeypatch=None) -> None:
 
     import tuning.mlflow_study as mlflow_study
 
-    fakes = [(study_mod, "train", fake_train), (study_mod, "resolve_eval", lambda cfg: (cfg, "fid")),
+    fakes = [(study_mod, "train", fake_train), (study_mod, "resolve_eval", lambda cfg, gpu=False: (cfg, "fid")),
              (mlflow_study, "_plots", lambda study, folder: [])]  # seconds of matplotlib, not tested here
     for module, name, value in fakes:
         (monkeypatch.setattr if monkeypatch else setattr)(module, name, value)

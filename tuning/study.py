@@ -234,7 +234,7 @@ def run_study(spec: TuneSpec) -> dict:
     study = _open_study(spec, name, storage, space, base)  # a bad URL fails now, not after the backbone
     # Resolve the evaluation backbone once here (a classifier backbone is trained and cached
     # now), not in every trial thread at once.
-    base, _ = resolve_eval(base)
+    base, _ = resolve_eval(base, spec.gpu)
     fail_stale(study)
     if not study.trials:
         study.enqueue_trial(tspace.defaults(space, base), user_attrs={"baseline": True}, skip_if_exists=True)

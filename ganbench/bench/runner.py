@@ -68,7 +68,7 @@ def _warm(plan: Plan) -> None:
         key = (cfg.data, cfg.eval)
         if key not in seen:
             seen.add(key)
-            resolve_eval(cfg)
+            resolve_eval(cfg, plan.suite.resources.gpus > 0)
 
 
 def _requests(plan: Plan, runs: list[PlannedRun], parent: dict):

@@ -85,9 +85,11 @@ def _pick(checkpoints: list[dict], score_key: Optional[str]) -> tuple[Optional[s
     return best["path"], last, best["metrics"][score_key]
 
 
-def resolve_eval(cfg: RunConfig) -> tuple[RunConfig, Optional[str]]:
+def resolve_eval(cfg: RunConfig, gpu: bool = False) -> tuple[RunConfig, Optional[str]]:
     """Pick the evaluation backbone once, in the driver (an `auto` backbone becomes a name;
-    a classifier backbone is trained and cached here, not by every worker at once)."""
+    a classifier backbone is trained and cached here, not by every worker at once).
+    gpu: the run trains on GPUs, where `fast` means Inception (seconds there), even when
+    this driver itself has no GPU."""
     if not cfg.eval.every:
         return cfg, None
     from ganbench.config import with_updates
@@ -96,6 +98,8 @@ def resolve_eval(cfg: RunConfig) -> tuple[RunConfig, Optional[str]]:
     if cfg.eval.every < 0:
         raise ConfigError(f"eval.every must be >= 0 (epochs; 0 = no evaluation), got {cfg.eval.every}")
     check_eval_config(cfg.eval)
+    if gpu and cfg.eval.backbone == "fast":
+        cfg = with_updates(cfg, eval={"backbone": "inception"})
     backbone = resolve_backbone(cfg.eval, cfg.data)
     check_eval_config(cfg.eval, backbone)  # e.g. FID samples vs feature dimension, before workers start
     cfg = with_updates(cfg, eval={"backbone": backbone.name})
@@ -124,7 +128,7 @@ def train(
     tags: extra MLflow tags (e.g. mlflow.parentRunId for a tuning trial).
     """
     validate(cfg, workers, gpu)
-    cfg, score_key = resolve_eval(cfg)
+    cfg, score_key = resolve_eval(cfg, gpu)
     if resume:  # a checkpoint of another model: one line now, not a size mismatch in a worker
         check_resume_fits(cfg, resume, explicit=True)
     do_final = plan_final_eval(cfg, gpu)
