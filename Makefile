@@ -32,6 +32,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/serve_latency.py
 	$(PY) benchmarks/serve_failover.py
 	$(PY) benchmarks/train_scaling.py
+	$(PY) benchmarks/run_overhead.py
+	$(PY) benchmarks/folder_cache.py
+	$(PY) benchmarks/lucic_mnist.py
 
 clean:
 	rm -rf $(VENV) runs mlartifacts mlflow.db demo
