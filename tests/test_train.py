@@ -155,11 +155,11 @@ def test_corrupt_checkpoint_is_reported_by_name(tmp_path):
 def test_pickled_checkpoint_error_never_advises_unsafe_load(tmp_path):
     """PyTorch's message says 'Re-running torch.load with weights_only set to False will
     likely succeed': the one thing a user must not do with a foreign file."""
-    import collections
+    import fractions
 
     bad = tmp_path / "ck"
     bad.mkdir()
-    torch.save({"G": collections.Counter(a=1)}, bad / "state.pt")  # a pickled class, not a tensor dict
+    torch.save({"G": fractions.Fraction(1, 3)}, bad / "state.pt")  # a pickled class, not tensors
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(bad)
     msg = str(err.value)

@@ -57,6 +57,11 @@ def _walk_images(d: Path, seen: set[str], links: list[tuple[str, str]]) -> list[
     return sorted(out)
 
 
+def images_under(root: Path) -> list[Path]:
+    """Every image file under root, each real directory walked once (for `ganbench fid`)."""
+    return _walk_images(Path(root), {os.path.realpath(root)}, [])
+
+
 def _log_links(links: list[tuple[str, str]], verbose: bool) -> None:
     if links and verbose:
         log.warning("skipped %d symbolic link(s) to folders already read (each real folder is read "

@@ -83,9 +83,9 @@ def open_source(spec: str) -> Source:
         cfg, models = load_generator(path)
         return Source(spec, "checkpoint", path, models=models, data_cfg=cfg.data)
     if path.is_dir():
-        from ganbench.data.folder import _images_under
+        from ganbench.data.folder import images_under
 
-        files = _images_under(path)
+        files = images_under(path)
         if not files:
             raise DataError(f"source {spec}: folder holds no images (jpg/png/webp) and no {STATE_FILE}; "
                             f"expected {FORMATS}")
