@@ -37,6 +37,16 @@ def metrics_cache(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def local_ray():
+    """A 2-CPU local Ray for one test module (use with pytest.mark.usefixtures)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture
 def shared_mnist() -> Path:
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():

@@ -8,7 +8,6 @@ import csv
 from html.parser import HTMLParser
 
 import pytest
-import ray
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -18,14 +17,7 @@ from ganbench.bench.runner import BenchOptions, run_suite
 from ganbench.bench.suite import parse_suite
 from ganbench.cli import main
 
-pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 
 class Text(HTMLParser):

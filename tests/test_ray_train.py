@@ -3,7 +3,6 @@ recorded in MLflow. Slow (a local Ray cluster, ~1 min), so one Ray is shared by 
 from __future__ import annotations
 
 import pytest
-import ray
 import torch
 from mlflow.tracking import MlflowClient
 
@@ -13,14 +12,7 @@ from ganbench.presets import get_preset
 from ganbench.train import train
 from ganbench.train.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 
 def test_two_workers_train_resume_and_record(tmp_path):
