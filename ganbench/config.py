@@ -56,6 +56,10 @@ class ModelConfig:
     g_layers: str = ""
     d_layers: str = ""
     init: str = ""  # "" = the description's; dcgan (N(0, 0.02)) | default (PyTorch's)
+    # Spectral norm (Miyato et al. 2018) on every described D layer (`sn` marks single layers).
+    # It replaces BatchNorm there: the family's own D layout drops its BN, a described D with
+    # bn and sn in one layer is refused (models/arch.py says why).
+    d_spectral_norm: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,24 @@ class FinalEvalConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """DiffAugment (Zhao et al. 2020) on every image D sees, real and fake alike (augment.py)."""
+    # "" = none; ops joined by ',' from color | translation | cutout (applied in that order);
+    # auto = all three for image folders under 10,000 images (augment.AUTO_MAX_IMAGES), else none
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class EmaConfig:
+    """An exponential moving average of G's weights (models/ema.py): what is sampled and evaluated."""
+    decay: float = 0.0  # per G step, in [0, 1); 0 = no EMA (0.999 is common)
+    start_step: int = 0  # G steps before averaging starts; until then the average copies G
+    # warm-up: decay_t = min(decay, (1 + t) / (10 + t)) at the t-th averaged step, so early
+    # weights (from a still-random G) fade fast; false = decay from the first step
+    warmup: bool = True
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     experiment: str = "ganbench"
     tracking_uri: Optional[str] = None  # None: $MLFLOW_TRACKING_URI, else sqlite in the cwd
@@ -146,6 +168,8 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     final_eval: FinalEvalConfig = field(default_factory=FinalEvalConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -283,6 +307,6 @@ def with_updates(cfg: RunConfig, **sections: dict) -> RunConfig:
 
 __all__ = [
     "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig", "TrackingConfig",
-    "EvalConfig", "FinalEvalConfig", "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
+    "EvalConfig", "FinalEvalConfig", "AugmentConfig", "EmaConfig", "RunConfig", "to_dict", "from_dict", "to_yaml", "from_yaml", "load_yaml", "merge",
     "parse_overrides", "flatten", "with_updates", "replace",
 ]
