@@ -42,6 +42,11 @@ EPILOG = textwrap.dedent(
       memN_B, mifidN_B    distance of A's images to their nearest image in B, and MiFID
       fidN_B_floor, kidN_B_floor
                           the same metric between two disjoint halves of B: the scale's zero
+      nnN_S_too_close, nnN_S_threshold, nnN_S_median, nnN_S_min
+                          uniqueness: A's first --nearest-n images against their nearest image in B
+                          (S = mse: pixels, ssim: 1 - SSIM, or the backbone: features); too_close is
+                          the share nearer than the 5% quantile of B's own leave-one-out distances
+                          (about 0.05 when A copies no more than real images resemble each other)
       csN_B, class_coverageN_B
                           classifier score and class coverage (classifier backbones only; the
                           Inception Score needs a logits head the TF-Inception file lacks)
@@ -52,6 +57,7 @@ EPILOG = textwrap.dedent(
       ganbench fid fake_imgs/ real_imgs/                        # Inception, offline
       ganbench fid fake_imgs/ real_imgs/ --set eval.resize=pil-bicubic   # clean-fid's resize
       ganbench fid real_imgs/ real_imgs/ --backbone inception --save-stats real_stats.npz
+      ganbench fid runs/x/checkpoint_epoch_0005 train_imgs/ --nearest 5 --nearest-grid nearest.png
 
     FID needs more samples than feature dimensions (2048 for inception, 128 for the CNNs);
     below that it is skipped, and the protocol says why. The last stdout line is JSON: metrics and the protocol
@@ -81,11 +87,24 @@ def cmd_fid(args) -> int:
     backbone = args.backbone or ("auto" if "backbone" not in overrides.get("eval", {}) else None)
     metrics, protocol = evaluate_sources(args.source_a, args.source_b, backbone=backbone, n=args.n,
                                          data=args.data, eval_cfg=cfg.eval, device=device,
-                                         save_stats_to=args.save_stats, data_overrides=overrides.get("data"))
+                                         save_stats_to=args.save_stats, data_overrides=overrides.get("data"),
+                                         nearest=_nearest_config(args))
     for k, v in metrics.items():
         log.info("%s = %.6g", k, v)
     print(json.dumps({"metrics": metrics, "protocol": protocol}, default=str), flush=True)
     return 0
+
+
+def _nearest_config(args):
+    from ganbench.metrics.nearest import NearestConfig
+
+    if args.nearest < 0:
+        raise ConfigError(f"--nearest must be >= 0 (0 = no uniqueness check), got {args.nearest}")
+    if args.nearest == 0:
+        if args.nearest_grid:
+            raise ConfigError("--nearest-grid needs the uniqueness check: drop --nearest 0")
+        return None
+    return NearestConfig(k=args.nearest, n=args.nearest_n, grid=args.nearest_grid)
 
 
 def add_fid_parser(subparsers) -> argparse.ArgumentParser:
@@ -107,6 +126,14 @@ def add_fid_parser(subparsers) -> argparse.ArgumentParser:
                         "resolution/channels follow the .npy images unless set with --set data.*")
     p.add_argument("--save-stats", default=None, metavar="PATH_A.npz",
                    help="also write SOURCE_A's statistics (mu, sigma, features; readable by pytorch-fid)")
+    p.add_argument("--nearest", type=int, default=4, metavar="K",
+                   help="uniqueness check: each of A's first --nearest-n images against its nearest images in B "
+                        "(pixel MSE, SSIM, features); K neighbours per row in the grid (default 4; 0 = off)")
+    p.add_argument("--nearest-n", type=int, default=1000, metavar="N",
+                   help="images of A checked for copies of B (default 1000; pixel search costs N x |B|)")
+    p.add_argument("--nearest-grid", default=None, metavar="PATH.png",
+                   help="write the uniqueness grid: the samples closest to an image of B first, each followed by "
+                        "its K nearest images of B (distances in PATH.json)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="eval.* or data.* setting, e.g. --set eval.kid_subsets=100 --set data.root=~/mnist "

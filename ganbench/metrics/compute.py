@@ -22,8 +22,10 @@ from ganbench.metrics.frechet import frechet_distance
 from ganbench.metrics.kid import kid
 from ganbench.metrics.memorization import MIFID_EPS, memorization_summary, mifid, nearest_cosine_distance
 from ganbench.metrics.names import metric_name
+from ganbench.metrics.nearest import NearestJob
 from ganbench.metrics.prdc import DC_K, PR_K, prdc
 from ganbench.metrics.stats_cache import RealStats
+from ganbench.metrics.uniqueness import check as uniqueness_check
 from ganbench.registry import Registry
 
 FLOOR_SEED = 0
@@ -38,6 +40,7 @@ class MetricInput:
     gen_probs: Optional[np.ndarray] = None  # classifier backbones: p(y|x) of the scored set
     train_ref: Optional[RealStats] = None  # the training images, for memorisation
     floor: bool = True  # also report the real-vs-real floor of FID and KID
+    nearest: Optional[NearestJob] = None  # the uniqueness check's images and settings; None = not asked for
 
     @property
     def n(self) -> int:
@@ -136,6 +139,24 @@ def _memorization(inp: MetricInput) -> MetricResult:
     ref = train.protocol
     return MetricResult(values, {"mem_reference": f"{ref.get('dataset', ref.get('source'))} {ref.get('split', '')}".strip(),
                                  "mifid_eps": MIFID_EPS})
+
+
+@METRICS.register("nearest", "share of samples nearer to a training image than held-out real images are "
+                             "(pixel MSE, SSIM, features), and a grid of the closest")
+def _nearest(inp: MetricInput) -> MetricResult:
+    if inp.nearest is None:
+        return _skip("not asked for (`ganbench fid --nearest K`; Evaluator(nearest=NearestConfig(...)))")
+    train = inp.train_ref
+    u = uniqueness_check(inp.nearest, inp.backbone.name, inp.gen.features,
+                         None if train is None else train.features)
+    if not u.spaces:
+        return MetricResult(skipped=f"no images or features to compare: {u.protocol}")
+    values = {}
+    for s in u.spaces:
+        name = metric_name("nn", u.n, s.name)
+        values.update({f"{name}_too_close": s.too_close, f"{name}_threshold": s.threshold,
+                       f"{name}_median": float(np.median(s.gen)), f"{name}_min": float(s.gen.min())})
+    return MetricResult(values, u.protocol)
 
 
 @METRICS.register("floor", "FID and KID between two disjoint halves of the reference set: the scale's zero")

@@ -22,7 +22,8 @@ from ganbench.errors import ConfigError
 from ganbench.metrics.backbones import Backbone
 from ganbench.metrics.compute import MetricInput, compute_metrics, fid_tool
 from ganbench.metrics.names import SELECTION_METRICS, metric_key
-from ganbench.metrics.real_images import rank_range
+from ganbench.metrics.nearest import NearestConfig, NearestJob
+from ganbench.metrics.real_images import ImageSet, load_source, rank_range
 from ganbench.metrics.resolve import resolve_backbone
 from ganbench.metrics.stats_cache import RealStats, real_stats, reference_config
 
@@ -54,7 +55,9 @@ class Evaluator:
     def __init__(self, eval_cfg: EvalConfig, data_cfg: DataConfig, device: torch.device | str = "cpu",
                  rank: int = 0, world_size: int = 1,
                  gather: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
-                 backbone: Optional[Backbone] = None):
+                 backbone: Optional[Backbone] = None, nearest: Optional[NearestConfig] = None):
+        """nearest: also run the uniqueness check (nearest training images) on rank 0's first
+        nearest.n samples; off by default, as it reads the whole training set each time."""
         check_eval_config(eval_cfg)
         self.cfg, self.data_cfg = eval_cfg, data_cfg
         self.device = torch.device(device)
@@ -67,6 +70,8 @@ class Evaluator:
         self._train_ref: Optional[RealStats] = None
         self._prepared = False
         self._floor: Optional[tuple[dict, dict]] = None
+        self.nearest = nearest
+        self._train_images: Optional[ImageSet] = None
 
     @property
     def key(self) -> str:
@@ -97,8 +102,10 @@ class Evaluator:
                               f"{self.ref_cfg.split}); use n >= {self.backbone.dim + 1} (eval.n_real) or KID")
 
     @torch.no_grad()
-    def _generate_features(self, models, generator_mode: str) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """This rank's share of the samples -> features (and class probs) gathered in rank order."""
+    def _generate_features(self, models, generator_mode: str
+                           ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """This rank's share of the samples -> features (and class probs) gathered in rank order,
+        and the first images themselves when the uniqueness check asks for them."""
         G = getattr(models.G, "module", models.G)  # never run DDP's forward: ranks make unequal batch counts
         start, stop = rank_range(self.cfg.n_gen, self.rank, self.world_size)
         count = stop - start
@@ -110,13 +117,16 @@ class Evaluator:
         # Train mode would update BatchNorm running stats: keep a copy and put it back.
         buffers = {n: b.detach().clone() for n, b in G.named_buffers()} if generator_mode == "train" else {}
         G.train(generator_mode == "train")
-        feats, probs = [], []
+        feats, probs, images = [], [], []
+        keep = self.nearest.n if self.nearest is not None and self.rank == 0 else 0
         try:
             for i in range(0, count, GEN_BATCH):
                 zb = z[i : i + GEN_BATCH].to(self.device)
                 lb = None if labels is None else labels[i : i + GEN_BATCH].to(self.device)
                 x = G(zb, lb).float().clamp(-1, 1)
                 f, p = self.backbone.embed(x)
+                if keep > i:
+                    images.append(x[: keep - i].cpu())
                 feats.append(f)
                 if p is not None:
                     probs.append(p)
@@ -130,22 +140,31 @@ class Evaluator:
         p = None
         if self.backbone.num_classes:
             p = self.gather(torch.cat(probs) if probs else torch.empty(0, self.backbone.num_classes))
-        return f, p
+        return f, p, (torch.cat(images) if images else None)
 
     def evaluate(self, models, generator_mode: str = "eval") -> tuple[dict[str, float], dict]:
         if generator_mode not in GENERATOR_MODES:
             raise ConfigError(f"generator_mode must be one of: {', '.join(GENERATOR_MODES)} (got {generator_mode!r})")
         self.prepare()
-        feats, probs = self._generate_features(models, generator_mode)
+        feats, probs, images = self._generate_features(models, generator_mode)
         if self.rank != 0:
             return {}, {}
         gen = RealStats.from_features(feats.numpy(), {})
         inp = MetricInput(gen=gen, ref=self._ref, backbone=self.backbone, cfg=self.cfg,
-                          gen_probs=None if probs is None else probs.numpy(), train_ref=self._train_ref, floor=False)
+                          gen_probs=None if probs is None else probs.numpy(), train_ref=self._train_ref, floor=False,
+                          nearest=self._nearest_job(images))
         metrics, extra = compute_metrics(inp)
         if self._floor is None:  # the real-vs-real floor depends on the reference only: once per run
             self._floor = compute_metrics(dataclasses.replace(inp, floor=True), only=("floor",))
         return {**metrics, **self._floor[0]}, {**self.protocol(generator_mode), **extra, **self._floor[1]}
+
+    def _nearest_job(self, images: Optional[torch.Tensor]) -> Optional[NearestJob]:
+        if self.nearest is None:
+            return None
+        if self._train_images is None:  # the training split, every image (the features hold n_real of them)
+            src = load_source(self.train_cfg, verbose=False)
+            self._train_images = ImageSet.of_source(src, self.train_cfg, f"{self.train_cfg.name} {self.train_cfg.split}")
+        return NearestJob(self.nearest, images, self._train_images)
 
     def protocol(self, generator_mode: str = "eval") -> dict:
         """Everything a number depends on (flat and JSON-able, so it can go to MLflow params)."""

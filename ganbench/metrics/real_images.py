@@ -8,7 +8,8 @@ pixel pipeline as the loaders (uint8 at the data resolution -> float [-1, 1]).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -66,3 +67,35 @@ def iter_images(source: TensorSource | FileSource, cfg: DataConfig, indices: np.
 def source_labels(source: TensorSource | FileSource, indices: np.ndarray) -> torch.Tensor:
     labels = source.labels if isinstance(source, TensorSource) else torch.as_tensor(source.labels)
     return torch.as_tensor(labels)[torch.as_tensor(indices, dtype=torch.long)].long()
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images read by position, float [-1, 1], without holding all of them at once: a
+    training set searched for nearest neighbours is streamed in batches, and only the few
+    images that turn out to be neighbours are read again (`take`)."""
+
+    n: int
+    stream: Callable[[int], Iterator[torch.Tensor]]  # batch size -> batches of all n, in order
+    take: Callable[[np.ndarray], torch.Tensor]  # positions -> (len, C, H, W)
+    name: Callable[[int], str]  # position -> what a person can look up (a file path, or the index)
+    what: str  # e.g. "mnist train (60000 images)"
+
+    @classmethod
+    def of_tensor(cls, x: torch.Tensor, what: str) -> "ImageSet":
+        return cls(len(x), lambda b: iter(x.split(b)), lambda pos: x[torch.as_tensor(pos, dtype=torch.long)],
+                   lambda i: f"#{i}", f"{what} ({len(x)} images)")
+
+    @classmethod
+    def of_source(cls, source: TensorSource | FileSource, cfg: DataConfig, what: str) -> "ImageSet":
+        """All of the source's images, in dataset order (position = dataset index)."""
+        n = source.num_images
+
+        def take(pos: np.ndarray) -> torch.Tensor:
+            return torch.cat(list(iter_images(source, cfg, np.asarray(pos))))
+
+        def name(i: int) -> str:
+            return source.files[i] if isinstance(source, FileSource) else f"#{i}"
+
+        return cls(n, lambda b: iter_images(source, cfg, np.arange(n), batch_size=b), take, name,
+                   f"{what} ({n} images)")

@@ -27,17 +27,19 @@ from PIL import Image
 
 from ganbench.config import DataConfig, EvalConfig, from_dict
 from ganbench.errors import ConfigError, DataError
+from ganbench.checkpoint import STATE_FILE
 from ganbench.metrics.backbones import Backbone, embed_batches
 from ganbench.metrics.compute import MetricInput, compute_metrics, fid_tool
 from ganbench.metrics.evaluate import check_eval_config
 from ganbench.metrics.frechet import check_fid_samples
+from ganbench.metrics.nearest import NearestConfig, NearestJob
 from ganbench.metrics.real_images import iter_images, load_source, select_indices
 from ganbench.metrics.resolve import resolve_backbone
+from ganbench.metrics.source_pixels import PIXEL_KINDS, first_images, image_set, pixel_shape
 from ganbench.metrics.stats_cache import RealStats, load_stats, save_stats
 
 log = logging.getLogger("ganbench.metrics")
 
-STATE_FILE = "state.pt"  # ganbench.train.checkpoint.STATE_FILE (importing ganbench.train costs seconds)
 FORMATS = ("a checkpoint folder, an image folder, an .npy of float images (N, C, H, W) in [-1, 1], "
            "or an .npz of statistics (mu, sigma[, features])")
 
@@ -47,7 +49,7 @@ class Source:
     spec: str
     kind: str  # checkpoint | folder | npy | stats
     path: Path
-    images: Optional[torch.Tensor] = None  # npy
+    images: Optional[torch.Tensor] = None  # npy; a checkpoint's samples once drawn
     stats: Optional[RealStats] = None  # stats
     models: object = None  # checkpoint
     data_cfg: Optional[DataConfig] = None  # checkpoint: its training data; stats: recorded one
@@ -136,7 +138,8 @@ def _features(s: Source, backbone: Backbone, n: Optional[int], eval_cfg: EvalCon
         from ganbench.sample import sample
 
         count = n or eval_cfg.n_gen
-        f, p = backbone.embed(sample(s.models, count, seed=eval_cfg.seed))
+        s.images = sample(s.models, count, seed=eval_cfg.seed)  # kept for the uniqueness check's pixels
+        f, p = backbone.embed(s.images)
         s.info.update(n=count, seed=eval_cfg.seed, generator_mode="eval")
     elif s.kind == "npy":
         x = s.images
@@ -182,15 +185,27 @@ def _side(s: Source, bb: Backbone, n: Optional[int], eval_cfg: EvalConfig,
     return RealStats.from_features(f, {"source": s.spec})
 
 
+def _nearest_job(sa: Source, sb: Source, n: Optional[int], cfg: NearestConfig, workers: int) -> NearestJob:
+    """A's first images and B as the training set, when both sides have pixels."""
+    if sa.kind not in PIXEL_KINDS or sb.kind not in ("npy", "folder"):
+        return NearestJob(cfg, why_no_pixels=f"A is a {sa.kind} source and B a {sb.kind} source; pixels need images "
+                                             "on both sides (A: a checkpoint, folder or .npy; B: a folder or .npy)")
+    shape = pixel_shape(sa.images, sb.images, sa.folder_shape)
+    gen = first_images(sa.kind, sa.path, sa.images, min(cfg.n, n or cfg.n), shape, workers)
+    return NearestJob(cfg, gen, image_set(sb.kind, sb.path, sb.images, shape, workers))
+
+
 def evaluate_sources(a: str, b: str, backbone: Optional[str] = None, n: Optional[int] = None,
                      data: DataConfig | str | None = None, eval_cfg: EvalConfig = EvalConfig(backbone="auto"),
                      device: torch.device | str = "cpu", save_stats_to: Optional[str] = None,
-                     data_overrides: Optional[dict] = None) -> tuple[dict, dict]:
+                     data_overrides: Optional[dict] = None,
+                     nearest: Optional[NearestConfig] = None) -> tuple[dict, dict]:
     """Every metric a training evaluation reports, of A against the reference B -> (metrics,
     protocol): FID, KID, precision/recall, density/coverage, memorisation and MiFID (nearest
     images in B), the real-vs-real floor (two halves of B), and for classifier backbones the
     classifier score and class coverage of A.
-    data_overrides: DataConfig fields (e.g. {"root": ...}) applied to whichever dataset is used."""
+    data_overrides: DataConfig fields (e.g. {"root": ...}) applied to whichever dataset is used.
+    nearest: also the uniqueness check: A's first nearest.n images against B's (nearest.py)."""
     if backbone:
         eval_cfg = replace(eval_cfg, backbone=backbone)
     check_eval_config(eval_cfg)
@@ -207,8 +222,10 @@ def evaluate_sources(a: str, b: str, backbone: Optional[str] = None, n: Optional
     for tag, s, side in (("a", sa, ga), ("b", sb, gb)):
         protocol.update({f"{tag}_kind": s.kind, f"{tag}_path": str(s.path), f"{tag}_n": side.n})
         protocol.update({f"{tag}_{k}": v for k, v in s.info.items() if k not in ("n", "probs")})
+    workers = data_cfg.num_workers if data_cfg else 2
     inp = MetricInput(gen=ga, ref=gb, backbone=bb, cfg=eval_cfg, gen_probs=sa.info.get("probs"),
-                      train_ref=gb if gb.features is not None else None)
+                      train_ref=gb if gb.features is not None else None,
+                      nearest=_nearest_job(sa, sb, n, nearest, workers) if nearest else None)
     metrics, extra = compute_metrics(inp)
     protocol.update(extra)
     if "fid_skipped" in extra:
