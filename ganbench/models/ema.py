@@ -1,0 +1,93 @@
+"""An exponential moving average of G's weights: the generator StyleGAN2-ADA and StudioGAN
+sample and evaluate by default, because it averages away the oscillation of adversarial steps.
+
+Parameters are averaged after every G optimizer step; buffers (BatchNorm running statistics)
+are copied, not averaged: they are statistics of the current G's activations, and an average
+of them would not match the averaged weights any better than the latest ones do.
+
+Warm-up is TensorFlow's ExponentialMovingAverage(num_updates): at the t-th averaged step the
+decay is min(decay, (1 + t) / (10 + t)). The weight of step s in the average at step T then
+falls roughly as (s / T)^9, so until the cap is reached the average covers about the last
+tenth of the steps so far, whatever the run's length (short CPU runs never reach 0.999's
+horizon of ~1,000 steps of a random G). StyleGAN2-ADA's ema_rampup does the same in images
+seen and needs the batch size; a per-step decay is the knob users set.
+
+The step counter lives here (not in the loop) so resuming from state_dict() is exact.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ganbench.config import EmaConfig
+from ganbench.errors import CheckpointError, ConfigError
+
+
+def check_ema_config(cfg: EmaConfig) -> None:
+    if not 0 <= cfg.decay < 1:
+        raise ConfigError(f"ema.decay must be in [0, 1) (0 = no EMA; 0.999 is common), got {cfg.decay}")
+    if cfg.start_step < 0:
+        raise ConfigError(f"ema.start_step must be >= 0 (G steps before averaging starts), got {cfg.start_step}")
+
+
+def ema_decay(cfg: EmaConfig, updates: int) -> float:
+    """The decay of the update that follows `updates` earlier ones; 0 copies G."""
+    t = updates - cfg.start_step
+    if t < 0:
+        return 0.0
+    return min(cfg.decay, (1 + t) / (10 + t)) if cfg.warmup else cfg.decay
+
+
+def _plain(G: nn.Module) -> nn.Module:
+    # The average is of the network, not of its DDP wrapper (whose state_dict keys differ).
+    return G.module if isinstance(G, nn.parallel.DistributedDataParallel) else G
+
+
+class GeneratorEMA:
+    """A frozen copy of G, moved towards G by update(G) after each G step. `model` is the
+    averaged generator to sample, evaluate and export; it stays in eval mode."""
+
+    def __init__(self, G: nn.Module, cfg: EmaConfig):
+        check_ema_config(cfg)
+        self.cfg = cfg
+        self.model = copy.deepcopy(_plain(G)).eval().requires_grad_(False)
+        self.updates = 0  # G steps seen
+
+    @torch.no_grad()
+    def update(self, G: nn.Module) -> None:
+        G = _plain(G)
+        d = ema_decay(self.cfg, self.updates)
+        params = dict(G.named_parameters())
+        for name, p in self.model.named_parameters():
+            if d == 0:
+                p.copy_(params[name])
+            else:
+                p.lerp_(params[name], 1.0 - d)  # p = d * p + (1 - d) * G's
+        buffers = dict(G.named_buffers())
+        for name, b in self.model.named_buffers():
+            b.copy_(buffers[name])
+        self.updates += 1
+
+    def state_dict(self) -> dict:
+        """Tensors and an int only: loads with torch.load(weights_only=True)."""
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not isinstance(state, dict) or set(state) != {"model", "updates"}:
+            raise CheckpointError("the checkpoint's EMA state is not a GeneratorEMA state_dict "
+                                  "(expected the keys 'model' and 'updates')")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0]
+            raise CheckpointError(f"the checkpoint's EMA generator does not fit this model: {first}") from None
+        self.updates = int(state["updates"])
+
+
+def make_ema(cfg: EmaConfig, G: nn.Module) -> Optional[GeneratorEMA]:
+    """The EMA for this run, or None when ema.decay is 0 (off)."""
+    check_ema_config(cfg)
+    return GeneratorEMA(G, cfg) if cfg.decay > 0 else None
