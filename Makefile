@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_overhead.py
 	$(PY) benchmarks/folder_cache.py
 	$(PY) benchmarks/lucic_mnist.py
+	PY=$(PY) bash benchmarks/losses_mnist_cpu.sh
 
 clean:
 	rm -rf $(VENV) runs mlartifacts mlflow.db demo

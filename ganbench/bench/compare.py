@@ -24,13 +24,14 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
         raise ConfigError("compare: give at least one MLflow run id (a run, a study's or a suite's parent run)")
     uri = trk.resolve_tracking_uri(tracking_uri)
     c = trk.client(uri)
-    records, searches, cells, seen = [], {}, [], set()
+    records, searches, cells, seen, names = [], {}, [], set(), []
     for run_id in ids:
         try:
             run = c.get_run(run_id)
         except Exception as e:
             raise ConfigError(f"compare: no MLflow run {run_id!r} at {uri} ({type(e).__name__})") from None
         kind = run.data.tags.get("ganbench.kind")
+        names.append(run.data.tags.get("ganbench.suite") if kind == "suite" else None)
         handle = {"tracking_uri": uri, "run_id": run_id}
         if kind == "suite":
             recs, srch = ms.collect(handle, metric=metric or run.data.tags.get("ganbench.metric"))
@@ -50,7 +51,9 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
                 seen.add(r.run_id)
                 records.append(r)
                 cells.append(r.cell)
-    lb = build(records, f"Comparison of {len(ids)} MLflow run(s)", cells=list(dict.fromkeys(cells)), metric=metric,
+    title = (f"Suite {names[0]} (rebuilt from MLflow)" if len(ids) == 1 and names[0]
+             else f"Comparison of {len(records)} MLflow run(s)")
+    lb = build(records, title, cells=list(dict.fromkeys(cells)), metric=metric,
                target=target, searches=searches)
     files = write_report(lb, Path(out), c)
     return {"metric": lb.metric, "cells": [r.cell for r in lb.rows], "runs": len(records),

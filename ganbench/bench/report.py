@@ -66,7 +66,7 @@ def _header_lines(lb: Leaderboard) -> list[str]:
     d = "lower is better" if lb.lower_better else "higher is better"
     lines = [f"Ranked by `{lb.metric}` ({d}): mean over seeds, sample std, 95% Student-t interval of the mean. "
              f"A cell ranks below another only when their intervals do not overlap; `=` marks a tie."]
-    if lb.train_metric and lb.train_metric != lb.metric:
+    if _proxy_differs(lb):
         rho = "n/a (fewer than 3 runs)" if lb.proxy_spearman is None else f"{lb.proxy_spearman:.3f}"
         lines.append(f"During-training proxy: `{lb.train_metric}` at the scored checkpoint; "
                      f"Spearman rank correlation with `{lb.metric}` over runs: {rho}.")
@@ -76,25 +76,40 @@ def _header_lines(lb: Leaderboard) -> list[str]:
     return lines
 
 
-def write_markdown(lb: Leaderboard, folder: Path, images: dict[str, Path]) -> Path:
-    head = ["rank", "cell", "runs", "mean", "std", "95% interval", "ties with"]
-    if lb.train_metric and lb.train_metric != lb.metric:
-        head.append("proxy mean")
-    head += ["images/s", "wall s/run", "CPU-s/run", "GPU-s/run"]
+def _table_columns(lb: Leaderboard) -> list[tuple[str, str]]:
+    """(label, key of _cell_values) for the human tables; the Markdown and the HTML page show
+    the same columns, the CSV keeps every key under its machine name."""
+    cols = [("rank", "rank"), ("cell", "cell"), ("runs", "runs"), ("mean", "mean"), ("std", "std"),
+            ("95% interval", "interval"), ("ties with", "ties")]
+    if _proxy_differs(lb):
+        cols.append(("proxy mean", "proxy_mean"))
+    cols += [("images/s", "images_per_s"), ("wall s/run", "wall_s_per_run"), ("CPU-s/run", "cpu_s_per_run"),
+             ("GPU-s/run", "gpu_s_per_run")]
     if lb.target is not None:
-        head += ["reached target", "s to target", "images to target"]
-    out = [f"# {lb.title}", "", *_header_lines(lb), "", "| " + " | ".join(head) + " |",
-           "|" + "---|" * len(head)]
+        cols += [("reached target", "target_reached"), ("s to target", "target_train_s"),
+                 ("images to target", "target_images")]
+    return cols
+
+
+def _display_values(lb: Leaderboard, r: CellRow) -> dict:
+    v = _cell_values(lb, r)
+    v["runs"] = f"{r.n_ok}" + (f" (+{r.n_failed} failed)" if r.n_failed else "")
+    v["interval"] = f"[{v['ci95_low']}, {v['ci95_high']}]"
+    v["ties"] = ", ".join(r.ties) or "-"
+    return v
+
+
+def _proxy_differs(lb: Leaderboard) -> bool:
+    return bool(lb.train_metric) and lb.train_metric != lb.metric
+
+
+def write_markdown(lb: Leaderboard, folder: Path, images: dict[str, Path]) -> Path:
+    cols = _table_columns(lb)
+    out = [f"# {lb.title}", "", *_header_lines(lb), "", "| " + " | ".join(c for c, _ in cols) + " |",
+           "|" + "---|" * len(cols)]
     for r in lb.rows:
-        v = _cell_values(lb, r)
-        row = [v["rank"], r.cell, f"{r.n_ok}" + (f" (+{r.n_failed} failed)" if r.n_failed else ""), v["mean"],
-               v["std"], f"[{v['ci95_low']}, {v['ci95_high']}]", ", ".join(r.ties) or "-"]
-        if lb.train_metric and lb.train_metric != lb.metric:
-            row.append(v["proxy_mean"])
-        row += [v["images_per_s"], v["wall_s_per_run"], v["cpu_s_per_run"], v["gpu_s_per_run"]]
-        if lb.target is not None:
-            row += [v["target_reached"], v["target_train_s"], v["target_images"]]
-        out.append("| " + " | ".join(row) + " |")
+        v = _display_values(lb, r)
+        out.append("| " + " | ".join(str(v[k]) for _, k in cols) + " |")
     searched = [r for r in lb.rows if r.search_curve]
     if searched:
         out += ["", f"Searched cells: expected best `{lb.train_metric}` after 1, 2, ... trials "
@@ -114,10 +129,14 @@ def write_markdown(lb: Leaderboard, folder: Path, images: dict[str, Path]) -> Pa
     return path
 
 
-CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-td.l,th.l{text-align:left}tr:nth-child(even){background:#f6f6f6}img{max-width:100%;margin:.5em 0}
-.fail{color:#a00}.note{color:#555;font-size:.92em}figure{margin:1em 0}figcaption{color:#555}"""
+CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:80em;color:#222;padding:0 1em}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right;vertical-align:top}th{background:#eee}
+td.l,th.l{text-align:left}tr:nth-child(even){background:#f6f6f6}img{max-width:100%;margin:.3em 0}
+td img{width:96px;image-rendering:pixelated}code{background:#f0f0f0;padding:0 .2em}
+.fail{color:#a00}.note{color:#555;font-size:.92em}.figs{display:flex;flex-wrap:wrap;gap:1em}
+figure{margin:0;flex:1 1 30em;max-width:48em}figcaption{color:#555}dl{columns:2 28em;font-size:.9em}
+dt{font-weight:600}dd{margin:0 0 .3em 1em;word-break:break-word}"""
 
 
 def _img(path: Path) -> str:
@@ -125,41 +144,55 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def write_html(lb: Leaderboard, folder: Path, images: dict[str, Path], grids: dict[str, Path]) -> Path:
-    e = html.escape
-    cols = ["rank", "cell", "runs", "failed", "mean", "std", "ci95_low", "ci95_high", "ties", "images_per_s",
-            "wall_s_per_run", "cpu_s_per_run", "gpu_s_per_run"]
-    if lb.train_metric and lb.train_metric != lb.metric:
-        cols.insert(9, "proxy_mean")
-    if lb.target is not None:
-        cols += ["target_reached", "target_train_s", "target_images"]
+def _note(line: str) -> str:
+    """A header line's `code` spans as <code>, the rest escaped."""
+    parts = html.escape(line).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _html_table(head: list[tuple[str, bool]], rows: list[list[str]]) -> str:
+    """head: (label, left-aligned); rows: already-escaped cell HTML."""
+    th = "".join(f'<th class="l">{html.escape(h)}</th>' if left else f"<th>{html.escape(h)}</th>" for h, left in head)
+    body = "".join("<tr>" + "".join(f'<td class="l">{c}</td>' if head[i][1] else f"<td>{c}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _cells_html(lb: Leaderboard, grids: dict[str, Path]) -> str:
+    e, cols = html.escape, _table_columns(lb)
     rows = []
     for r in lb.rows:
-        v = _cell_values(lb, r)
+        v = _display_values(lb, r)
         grid = f"<br>{_img(grids[r.cell])}" if r.cell in grids else ""
-        cells = "".join(f'<td class="l">{e(str(v[c]))}{grid if c == "cell" else ""}</td>' if c in ("cell", "ties")
-                        else f"<td>{e(str(v[c]))}</td>" for c in cols)
-        rows.append(f"<tr>{cells}</tr>")
+        rows.append([e(str(v[k])) + (grid if k == "cell" else "") for _, k in cols])
+    return _html_table([(c, k in ("cell", "ties")) for c, k in cols], rows)
+
+
+def _runs_html(lb: Leaderboard) -> str:
+    e, proxy = html.escape, _proxy_differs(lb)
+    head = [("cell", True), ("seed", False), ("status", True), (lb.metric, False)]
+    head += [(lb.train_metric, False)] if proxy else []
+    head += [("wall s", False), ("CPU-s", False), ("images/s", False), ("MLflow run", True)]
+    rows = [[e(x.cell), e(str(x.seed)), e(x.status), _f(x.value)] + ([_f(x.train_value)] if proxy else [])
+            + [_f(x.wall_s), _f(x.cpu_s), _f(x.images_per_s), f"<code>{e(x.run_id)}</code>"] for x in lb.runs]
+    return _html_table(head, rows)
+
+
+def write_html(lb: Leaderboard, folder: Path, images: dict[str, Path], grids: dict[str, Path]) -> Path:
+    e = html.escape
     failed = "".join(f'<li class="fail">{e(x.cell)} seed {e(str(x.seed))} ({e(x.run_id)}): {e(x.error)}</li>'
                      for x in lb.runs if x.status == "FAILED")
-    run_rows = "".join(
-        f'<tr><td class="l">{e(x.cell)}</td><td>{e(str(x.seed))}</td><td class="l">{e(x.status)}</td>'
-        f"<td>{_f(x.value)}</td><td>{_f(x.train_value)}</td><td>{_f(x.wall_s)}</td><td>{_f(x.cpu_s)}</td>"
-        f'<td>{_f(x.images_per_s)}</td><td class="l">{e(x.run_id)}</td></tr>' for x in lb.runs)
     figures = "".join(f"<figure>{_img(p)}<figcaption>{e(name)}</figcaption></figure>" for name, p in images.items())
-    proto = ", ".join(f"{e(str(k))}={e(str(v))}" for k, v in lb.protocol)
+    proto = "".join(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in lb.protocol)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(lb.title)}</title><style>{CSS}</style></head>
 <body><h1>{e(lb.title)}</h1>
-{''.join(f'<p class="note">{e(line)}</p>' for line in _header_lines(lb))}
-<table><thead><tr>{''.join(f'<th class="l">{e(c)}</th>' if c in ('cell', 'ties') else f'<th>{e(c)}</th>' for c in cols)}</tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
+{''.join(f'<p class="note">{_note(line)}</p>' for line in _header_lines(lb))}
+{_cells_html(lb, grids)}
 {f'<h2>Failed runs</h2><ul>{failed}</ul>' if failed else ''}
-<h2>Figures</h2>{figures}
-<h2>Runs</h2><table><thead><tr><th class="l">cell</th><th>seed</th><th class="l">status</th><th>{e(lb.metric)}</th>
-<th>{e(lb.train_metric or 'proxy')}</th><th>wall s</th><th>CPU-s</th><th>images/s</th><th class="l">MLflow run</th></tr></thead>
-<tbody>{run_rows}</tbody></table>
-{f'<h2>Protocol</h2><p class="note">{proto}</p>' if proto else ''}
+<h2>Figures</h2><div class="figs">{figures}</div>
+<h2>Runs</h2>{_runs_html(lb)}
+{f'<h2>Protocol</h2><p class="note">Shared by every ranked run.</p><dl>{proto}</dl>' if proto else ''}
 </body></html>
 """
     path = folder / "leaderboard.html"
