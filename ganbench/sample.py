@@ -1,51 +1,89 @@
-"""Sampling from a checkpoint: the generator in eval mode (BatchNorm running statistics),
-noise from a seeded generator, so the same seed gives the same images."""
+"""Sampling from a checkpoint: the generator in eval mode (BatchNorm running statistics), inputs
+from the one noise recipe (ganbench/noise.py), so the same seed gives the same images here, in
+an exported ONNX file and over HTTP; and the files they are written to, each with a record of
+what made it (seed, truncation, weights) beside it (OUT.json) and inside its PNGs."""
 from __future__ import annotations
 
-import io
+import json
 import os
 import zipfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
-from PIL import Image
 
-from ganbench.errors import ConfigError
-from ganbench.models import build_models
-from ganbench.train.checkpoint import load_checkpoint
-from ganbench.train.monitor import save_grid
+from ganbench import image_files, noise
+from ganbench.checkpoint import load_checkpoint
+from ganbench.errors import CheckpointError, ConfigError
+from ganbench.models import GanModels, build_models
+from ganbench.noise import NOISE_RECIPE, TRUNCATION_RULE
 
 MAX_SAMPLES = 100_000
+# Generator weight sets a checkpoint may hold: G, and G_ema (an exponential moving average of
+# G's weights) once training keeps one. Pictures can show several side by side.
+WEIGHTS = ("G", "G_ema")
 
 
-def load_generator(checkpoint: str | Path):
+def load_generator(checkpoint: str | Path, weights: str = "G"):
+    """(cfg, GanModels) with `weights` ("G" or "G_ema") loaded into G, in eval mode."""
+    if weights not in WEIGHTS:
+        raise ConfigError(f"unknown generator weights {weights!r}; valid: {', '.join(WEIGHTS)}")
     cfg, state = load_checkpoint(checkpoint)
+    if weights not in state:
+        held = [w for w in WEIGHTS if w in state]
+        raise CheckpointError(f"checkpoint {checkpoint} holds no {weights} weights (it holds {', '.join(held)})")
     models = build_models(cfg.model, tuple(state["image_shape"]), int(state["num_classes"]))
-    models.G.load_state_dict(state["G"])
+    models.G.load_state_dict(state[weights])
     models.G.eval()
     return cfg, models
 
 
 @torch.no_grad()
-def sample(models, n: int, seed: int = 0, label: Optional[int] = None, batch: int = 256) -> torch.Tensor:
-    """(n, C, H, W) float32 in [-1, 1]. Labels: `label` for all, else cycling 0..K-1."""
+def generate(models: GanModels, z: np.ndarray, labels: Optional[np.ndarray], batch: int = 256) -> torch.Tensor:
+    """G(z, labels) in batches: (n, C, H, W) float32 in [-1, 1] on the CPU. Eval-mode BatchNorm
+    computes each image alone, so the batch split never changes an image."""
+    dev = next(models.G.parameters()).device
+    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).to(dev)
+    lt = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(dev)
+    out = [models.G(zt[i : i + batch], None if lt is None else lt[i : i + batch]).float()
+           for i in range(0, len(zt), batch)]
+    return torch.cat(out).cpu().clamp_(-1, 1)
+
+
+def sample(models: GanModels, n: int, seed: int = 0, label: Optional[int] = None, truncation: float = 1.0,
+           batch: int = 256) -> torch.Tensor:
+    """(n, C, H, W) float32 in [-1, 1]. Labels: `label` for all, else cycling 0..K-1 (noise.class_ids)."""
     if not 1 <= n <= MAX_SAMPLES:
         raise ConfigError(f"--n must be between 1 and {MAX_SAMPLES}, got {n}")
     k = models.num_classes
-    if label is not None:
-        if not k:
-            raise ConfigError("--label was given but this generator is unconditional (no classes)")
-        if not 0 <= label < k:
-            raise ConfigError(f"--label must be in 0..{k - 1} for this generator, got {label}")
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, models.latent_dim, generator=gen)
-    labels = None
-    if k:
-        labels = torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % k
-    out = [models.G(z[i : i + batch], None if labels is None else labels[i : i + batch]) for i in range(0, n, batch)]
-    return torch.cat(out).float().clamp_(-1, 1)
+    if label is not None and not k:
+        raise ConfigError("--label was given but this generator is unconditional (no classes)")
+    if label is not None and not 0 <= label < k:
+        raise ConfigError(f"--label must be in 0..{k - 1} for this generator, got {label}")
+    z = noise.latent(n, models.latent_dim, seed, truncation, models.n_cont)
+    return generate(models, z, noise.class_ids(n, k, None if label is None else [label]), batch)
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """What made an output; fields that do not apply stay None and are left out of the JSON."""
+    checkpoint: str
+    weights: tuple[str, ...]
+    truncation: float
+    seed: Optional[int] = None
+    n: Optional[int] = None
+    label: Optional[int] = None
+    picture: Optional[str] = None
+    rows: Optional[str] = None
+    cols: Optional[str] = None
+    seeds: Optional[tuple[int, ...]] = None
+    noise: str = NOISE_RECIPE
+    truncation_rule: str = TRUNCATION_RULE
+
+    def to_json(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v is not None}
 
 
 OUT_FORMATS = ("FILE.npy: float32 (N, C, H, W) in [-1, 1]; FILE.png: an image grid; "
@@ -61,47 +99,52 @@ def out_kind(out: str | Path) -> str:
         return "dir"
     if p.suffix in (".npy", ".png", ".zip"):
         return p.suffix[1:]
+    if p.suffix == ".gif":
+        raise ConfigError("--out FILE.gif animates a picture: add --picture interpolation|classes|codes")
     raise ConfigError(f"--out must be {OUT_FORMATS}; got {p.name}")
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[-1, 1] (N, C, H, W) -> uint8 (N, H, W) gray or (N, H, W, 3) RGB, as PNGs store them."""
-    x = images.detach().float().cpu().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-    x = x.permute(0, 2, 3, 1).numpy()
+    x = image_files.to_pixels(images.detach().float().cpu().numpy())
     return x[..., 0] if x.shape[-1] == 1 else x
-
-
-def _png_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def png_names(n: int) -> list[str]:
     return [f"{i:0{max(5, len(str(n - 1)))}d}.png" for i in range(n)]
 
 
-def write_samples(images: torch.Tensor, out: str | Path) -> Path:
+def sidecar(out: str | Path) -> Path:
+    """OUT.json beside the output (beside a folder too, so a folder holds only images)."""
+    out = Path(out)
+    return out.with_name(out.name + ".json")
+
+
+def write_samples(images: torch.Tensor, out: str | Path, record: Optional[SampleRecord] = None) -> Path:
     kind = out_kind(out)
     out = Path(out)
+    meta = record.to_json() if record is not None else None
+    pngs = (image_files.png_bytes(px, meta) for px in image_files.to_pixels(images.numpy()))
     if kind == "dir":
         out.mkdir(parents=True, exist_ok=True)
-        for name, arr in zip(png_names(len(images)), to_uint8(images)):
-            (out / name).write_bytes(_png_bytes(arr))
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
+        for name, data in zip(png_names(len(images)), pngs):
+            (out / name).write_bytes(data)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
     if kind == "npy":
         np.save(out, images.numpy().astype(np.float32))
     elif kind == "png":
-        save_grid(images, out)
-    else:  # zip: written beside, then renamed, so a half-written archive is never left as OUT
+        out.write_bytes(image_files.png_bytes(image_files.grid(images.numpy()), meta))
+    elif kind == "zip":  # written beside, then renamed, so a half-written archive is never left as OUT
         tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
         try:
             # PNGs are already compressed: storing them is as small and much faster.
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name, arr in zip(png_names(len(images)), to_uint8(images)):
-                    zf.writestr(name, _png_bytes(arr))
+                for name, data in zip(png_names(len(images)), pngs):
+                    zf.writestr(name, data)
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)
+    if meta is not None:
+        sidecar(out).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return out

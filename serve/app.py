@@ -1,7 +1,7 @@
 """The Ray Serve application: a FastAPI ingress over `OnnxSampler`.
 
 - The ONNX session is created once per replica (`__init__`); routes only validate the
-  request and hand `(n, seed, labels)` to the sampler (design practice 10).
+  request and hand `(n, seed, labels, truncation)` to the sampler (design practice 10).
 - Requests from all clients are batched (`@serve.batch`, budget counted in images) into one
   onnxruntime call. Each request draws its own noise from its own seed and onnxruntime's CPU
   kernels compute every sample independently of its batch neighbours, so a batched request
@@ -22,6 +22,8 @@ from typing import Any, Literal, Optional
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from ganbench import noise
 from ray import serve
 from ray.serve import Application
 
@@ -41,7 +43,11 @@ class SampleRequest(BaseModel):
     seed: Optional[StrictInt] = Field(None, ge=0, le=2**63 - 1,
                                       description="noise seed; random when absent (echoed in X-Seed)")
     labels: Optional[list[StrictInt]] = Field(None, max_length=65536,
-                                              description="conditional models: n class ids, or one for all")
+                                              description="conditional models: n class ids, or one for all; "
+                                                          "absent: the classes in turn (0, 1, ..., K-1, 0, ...)")
+    truncation: float = Field(1.0, ge=0, le=1, strict=True, allow_inf_nan=False,
+                              description="psi: the noise is scaled by psi towards its mean (1 = none, 0 = the mean "
+                                          "image; InfoGAN codes unscaled); echoed in X-Truncation")
     format: Literal["png", "npy", "json"] = Field(
         "png", description="png: one image grid; npy: float32 (N, C, H, W) in [-1, 1]; json: base64 PNGs")
 
@@ -55,7 +61,7 @@ class ErrorBody(BaseModel):
 ERRORS = {400: {"model": ErrorBody, "description": "the body is not valid JSON"},
           413: {"model": ErrorBody, "description": "the body is larger than max_body_bytes (see GET /v1/model)"},
           422: {"model": ErrorBody, "description": "a request the model cannot answer (wrong fields, types, "
-                                                   "n out of range, bad labels)"}}
+                                                   "n out of range, bad labels, truncation outside 0..1)"}}
 
 
 class HTTPError(Exception):
@@ -83,7 +89,9 @@ async def _validation_error(_, e: ValidationError):
     errors = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in e.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
         return _error(400, "request body is not valid JSON", errors)
-    return _error(422, "invalid request", errors)
+    # One line a person can act on (the first problems, by field); the full list is in detail.
+    said = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in errors[:3])
+    return _error(422, f"invalid request: {said}"[:300], errors)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -135,20 +143,23 @@ class GanGenerator:
     @api.post("/v1/sample", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": SampleRequest.model_json_schema()}}}},
         responses={200: {"content": {"image/png": {}, "application/octet-stream": {}, "application/json": {}},
-                         "description": "images; the seed used is in the X-Seed header"}, **ERRORS})
+                         "description": "images; the seed used is in the X-Seed header, psi in X-Truncation"}, **ERRORS})
     async def sample(self, request: Request) -> Response:
         req = SampleRequest.model_validate_json(await _read_body(request, self.settings.max_body_bytes))
         seed = req.seed if req.seed is not None else secrets.randbits(32)
-        job = self.sampler.prepare(req.n, seed, req.labels)
+        job = self.sampler.prepare(req.n, seed, req.labels, req.truncation)
         images = await self._generate(job)
-        headers = {"X-Seed": str(seed)}
+        headers = {"X-Seed": str(seed), "X-Truncation": repr(req.truncation)}
+        # The same record `ganbench sample` writes, inside every PNG: the file says how to redraw it.
+        record = {"seed": seed, "n": req.n, "truncation": req.truncation, "noise": noise.NOISE_RECIPE,
+                  "truncation_rule": noise.TRUNCATION_RULE, "model": self.sampler.source}
         if req.format == "png":
-            return Response(encode.grid_png(images), media_type="image/png", headers=headers)
+            return Response(encode.grid_png(images, record), media_type="image/png", headers=headers)
         if req.format == "npy":
             return Response(encode.npy(images), media_type="application/octet-stream", headers=headers)
-        return JSONResponse({"seed": seed, "n": req.n, "shape": list(images.shape[1:]),
+        return JSONResponse({"seed": seed, "n": req.n, "truncation": req.truncation, "shape": list(images.shape[1:]),
                              "labels": None if job.labels is None else job.labels.tolist(),
-                             "images": encode.pngs_base64(images)}, headers=headers)
+                             "images": encode.pngs_base64(images, record)}, headers=headers)
 
 
 def pin_model(s: ServeSettings) -> ServeSettings:

@@ -1,45 +1,24 @@
 """Images (N, C, H, W) float32 in [-1, 1] -> response bytes: a PNG grid, an .npy, PNGs.
 
-No torch here: a replica only needs numpy, Pillow and onnxruntime. The pixel mapping and
-the grid layout (about square, 2 px black padding) match `ganbench sample --out x.png`."""
+No torch here: a replica only needs numpy, Pillow and onnxruntime. The pixels and the grid
+layout are ganbench/image_files.py's, as in `ganbench sample --out x.png`, and each PNG
+carries the request's record (seed, truncation) as `ganbench sample` records its own."""
 from __future__ import annotations
 
 import base64
 import io
-import math
+from typing import Optional
 
 import numpy as np
-from PIL import Image
 
-PAD = 2
+from ganbench.image_files import grid, png_bytes, to_pixels
 
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8."""
-    x = (np.clip(images, -1, 1) + 1) / 2 * 255 + 0.5
-    return np.clip(x, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+def grid_png(images: np.ndarray, record: Optional[dict] = None) -> bytes:
+    return png_bytes(grid(images), record)
 
 
-def _png(pixels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def grid_png(images: np.ndarray) -> bytes:
-    px = to_uint8(images)
-    n, h, w, c = px.shape
-    cols = max(1, math.ceil(math.sqrt(n)))
-    rows = math.ceil(n / cols)
-    grid = np.zeros((rows * (h + PAD) + PAD, cols * (w + PAD) + PAD, c), np.uint8)
-    for i, img in enumerate(px):
-        y, x = PAD + (i // cols) * (h + PAD), PAD + (i % cols) * (w + PAD)
-        grid[y : y + h, x : x + w] = img
-    return _png(grid)
-
-
-def pngs_base64(images: np.ndarray) -> list[str]:
-    return [base64.b64encode(_png(img)).decode("ascii") for img in to_uint8(images)]
+def pngs_base64(images: np.ndarray, record: Optional[dict] = None) -> list[str]:
+    return [base64.b64encode(png_bytes(px, record)).decode("ascii") for px in to_pixels(images)]
 
 
 def npy(images: np.ndarray) -> bytes:

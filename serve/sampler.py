@@ -1,9 +1,9 @@
-"""`OnnxSampler.sample(n, seed, labels) -> np.ndarray`: the whole model side of serving,
-testable without HTTP or Ray (design practice 10: routes only validate and hand over).
+"""`OnnxSampler.sample(n, seed, labels, truncation) -> np.ndarray`: the whole model side of
+serving, testable without HTTP or Ray (design practice 10: routes only validate and hand over).
 
-Noise comes from numpy, never from the caller or from torch:
-`np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)` (the recipe
-is also in the model's metadata), so the same seed gives the same bytes on any replica."""
+Inputs come from the one noise recipe (ganbench/noise.py, numpy only, also named in the
+model's metadata), never from the caller: the same seed gives the same bytes on any replica,
+and the same images as `ganbench sample --seed` on the checkpoint."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ganbench import noise
 from ganbench.errors import ConfigError, GanbenchError
 
 log = logging.getLogger("ganbench.serve")
@@ -88,33 +89,23 @@ class OnnxSampler:
         self.latent_dim = int(self.metadata["latent_dim"])
         self.num_classes = int(self.metadata["num_classes"])
         self.conditional = bool(self.metadata["conditional"])
+        self.n_cont = int(self.metadata.get("n_cont") or 0)  # InfoGAN codes: not truncated
         self.max_n = max_n
         # What onnxruntime actually runs on (it may drop a provider it cannot start).
         self.provider = self.session.get_providers()[0]
 
-    def prepare(self, n: int, seed: int, labels: Optional[Sequence[int]] = None) -> Job:
-        """Validate a request and draw its noise. labels: n class ids, or one id for all."""
-        if not isinstance(n, (int, np.integer)) or not 1 <= n <= self.max_n:
+    def prepare(self, n: int, seed: int, labels: Optional[Sequence[int]] = None, truncation: float = 1.0) -> Job:
+        """Validate a request and draw its inputs. labels: n class ids, or one id for all;
+        none: the classes in turn (0, 1, ..., K-1, 0, ...), as `ganbench sample` draws them."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= self.max_n:
             raise SampleError(f"n must be an integer in 1..{self.max_n}, got {n!r}")
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise SampleError(f"seed must be a non-negative integer, got {seed!r}")
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim), dtype=np.float32)
-        return Job(z, self._labels(n, labels))
-
-    def _labels(self, n: int, labels: Optional[Sequence[int]]) -> Optional[np.ndarray]:
-        k = self.num_classes
-        if not self.conditional:
-            if labels is not None:
-                raise SampleError("this model is unconditional: do not send labels")
-            return None
-        if labels is None:
-            raise SampleError(f"this model is conditional: send labels, n class ids in 0..{k - 1} (or one for all)")
-        ids = np.asarray(labels)
-        if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) not in (1, n):
-            raise SampleError(f"labels must be a list of n={n} class ids (or one id for all), got {labels!r}"[:200])
-        if ids.min() < 0 or ids.max() >= k:
-            raise SampleError(f"labels must be in 0..{k - 1}, got {sorted(set(ids[(ids < 0) | (ids >= k)].tolist()))}")
-        return np.broadcast_to(ids.astype(np.int64), (n,)).copy()
+        if labels is not None and not self.conditional:
+            raise SampleError("this model is unconditional: do not send labels")
+        try:
+            z = noise.latent(n, self.latent_dim, seed, truncation, self.n_cont)
+            return Job(z, noise.class_ids(n, self.num_classes if self.conditional else 0, labels))
+        except ConfigError as e:  # the client's input: a 422, not a server error
+            raise SampleError(str(e)) from None
 
     def run(self, jobs: Sequence[Job]) -> list[np.ndarray]:
         """Images for several jobs in one onnxruntime call, split back per job."""
@@ -124,9 +115,10 @@ class OnnxSampler:
         images = self.session.run(["images"], feeds)[0]
         return np.split(images, np.cumsum([j.n for j in jobs])[:-1])
 
-    def sample(self, n: int, seed: int, labels: Optional[Sequence[int]] = None) -> np.ndarray:
-        """float32 (n, C, H, W) in [-1, 1]; the same (n, seed, labels) give the same bytes."""
-        return self.run([self.prepare(n, seed, labels)])[0]
+    def sample(self, n: int, seed: int, labels: Optional[Sequence[int]] = None,
+               truncation: float = 1.0) -> np.ndarray:
+        """float32 (n, C, H, W) in [-1, 1]; the same (n, seed, labels, truncation) give the same bytes."""
+        return self.run([self.prepare(n, seed, labels, truncation)])[0]
 
     def describe(self) -> dict:
         return {**self.metadata, "model_uri": self.source, "model_path": str(self.path), "provider": self.provider,

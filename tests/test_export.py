@@ -19,6 +19,7 @@ from ganbench import config as C
 from ganbench.errors import CheckpointError, ConfigError
 from ganbench.export import ExportError, export_generator, read_metadata
 from ganbench.export.cli import add_export_parser
+from ganbench.noise import LABEL_RULE, TRUNCATION_RULE
 from ganbench.presets import get_preset
 from ganbench.sample import load_generator
 from ganbench.train import train
@@ -119,7 +120,7 @@ def test_checkpoint_without_run_says_so_once_and_skips_mlflow(conditional, tmp_p
 
 def test_unreachable_tracking_is_said_once_and_skipped(tmp_path, caplog):
     from ganbench.models import build_models
-    from ganbench.train.checkpoint import save_checkpoint
+    from ganbench.checkpoint import save_checkpoint
 
     cfg = C.with_updates(get_preset("debug"), tracking={"tracking_uri": "http://127.0.0.1:9"})  # nothing listens
     m = build_models(cfg.model, (1, 28, 28), 0)
@@ -139,6 +140,9 @@ def test_metadata_round_trips(tracked, tmp_path):
     assert meta["latent_dim"] == 16 and meta["image_shape"] == [1, 28, 28] and meta["num_classes"] == 0
     assert meta["normalization"] == "[-1, 1]" and meta["conditional"] is False
     assert "default_rng(seed).standard_normal" in meta["noise"]
+    # Truncation is documented in the file: the caller scales z by psi (ganbench/noise.py).
+    assert meta["truncation"] == TRUNCATION_RULE and "psi" in meta["truncation"]
+    assert meta["labels"] == LABEL_RULE and meta["n_cont"] == 0
     assert meta["run_id"] == tracked["run_id"] and meta["checkpoint"] == tracked["best_checkpoint"]
     assert meta["score_key"] == "fid300_digitscnn" and meta["best_score"] == pytest.approx(41.5)
     assert meta["eval_protocol"] == {"backbone": "digitscnn", "n_gen": "300"}

@@ -53,7 +53,9 @@ def test_sampler_labels(models):
     all3 = s.sample(4, seed=0, labels=[3])
     assert all3.tobytes() == s.sample(4, seed=0, labels=[3, 3, 3, 3]).tobytes()
     assert not np.array_equal(all3, s.sample(4, seed=0, labels=[4]))
-    for labels, needle in ((None, "conditional"), ([1, 2], "n=4"), ([10], "0..9"), ([-1], "0..9")):
+    # No labels: the classes in turn, as `ganbench sample` draws them.
+    assert s.sample(4, seed=0).tobytes() == s.sample(4, seed=0, labels=[0, 1, 2, 3]).tobytes()
+    for labels, needle in (([1, 2], "n=4"), ([10], "0..9"), ([-1], "0..9")):
         with pytest.raises(SampleError, match=needle):
             s.sample(4, seed=0, labels=labels)
     with pytest.raises(SampleError, match="unconditional"):
@@ -144,7 +146,7 @@ def test_health_model_and_docs(server):
     spec = requests.get(f"{server}/openapi.json", timeout=10).json()
     assert {"/v1/sample", "/v1/model", "/healthz"} <= set(spec["paths"])
     schema = spec["paths"]["/v1/sample"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(schema["properties"]) == {"n", "seed", "labels", "format"}
+    assert set(schema["properties"]) == {"n", "seed", "labels", "truncation", "format"}
     assert "text/html" in requests.get(f"{server}/docs", timeout=10).headers["content-type"]
 
 
@@ -175,6 +177,43 @@ def test_conditional_labels_over_http(server):
     assert a.status_code == 200 and a.content == b.content
     j = _post(f"{server}/cond/v1/sample", {"n": 2, "seed": 1, "labels": [0, 9], "format": "json"}).json()
     assert j["labels"] == [0, 9]
+    j = _post(f"{server}/cond/v1/sample", {"n": 12, "seed": 1, "format": "json"}).json()
+    assert j["labels"] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]  # no labels: the classes in turn
+
+
+def _npy(r) -> np.ndarray:
+    assert r.status_code == 200, r.text
+    return np.load(io.BytesIO(r.content))
+
+
+@pytest.mark.parametrize("kind, prefix, psi", [("uncond", "", 0.6), ("cond", "/cond", 0.5)])
+def test_same_seed_same_image_in_cli_python_onnx_and_http(server, models, tmp_path, capsys, kind, prefix, psi):
+    """One noise recipe: `ganbench sample`, ganbench.sample.sample, the ONNX file and the HTTP
+    endpoint give the same images for the same model, seed and truncation (labels: the default
+    cycle for the conditional model), and image i does not depend on how many were asked for."""
+    from ganbench.cli import main
+    from ganbench.sample import load_generator, sample
+
+    ckpt = models[kind].parent / ("dcgan" if kind == "uncond" else "cdcgan")  # where export_tiny saved it
+    assert main(["sample", "--checkpoint", str(ckpt), "--n", "5", "--seed", "11", "--truncation", str(psi),
+                 "--out", str(tmp_path / "cli.npy")]) == 0
+    capsys.readouterr()
+    cli = np.load(tmp_path / "cli.npy")
+    python = sample(load_generator(ckpt)[1], 5, seed=11, truncation=psi).numpy()
+    onnx = OnnxSampler(models[kind], threads=1).sample(5, 11, truncation=psi)
+    r = _post(f"{server}{prefix}/v1/sample", {"n": 5, "seed": 11, "truncation": psi, "format": "npy"})
+    assert r.headers["x-truncation"] == str(psi)
+    http = _npy(r)
+    assert np.array_equal(cli, python) and onnx.tobytes() == http.tobytes()
+    assert np.abs(cli - http).max() <= 1e-4  # torch vs onnxruntime: the export's own tolerance
+    # psi was applied on every path, and the first 2 images of 5 are the images of a request for 2.
+    untruncated = _npy(_post(f"{server}{prefix}/v1/sample", {"n": 5, "seed": 11, "format": "npy"}))
+    assert not np.allclose(http, untruncated, rtol=0, atol=1e-6)
+    first2 = _npy(_post(f"{server}{prefix}/v1/sample", {"n": 2, "seed": 11, "truncation": psi, "format": "npy"}))
+    assert first2.tobytes() == http[:2].tobytes()
+    j = _post(f"{server}{prefix}/v1/sample", {"n": 1, "seed": 11, "truncation": psi, "format": "json"}).json()
+    assert j["truncation"] == psi
+    assert json.loads(Image.open(io.BytesIO(base64.b64decode(j["images"][0]))).info["ganbench"])["truncation"] == psi
 
 
 BAD = [
@@ -190,7 +229,12 @@ BAD = [
     ("/v1/sample", {"seed": -1}, 422),
     ("/v1/sample", {"format": "gif"}, 422),
     ("/v1/sample", {"labels": [0]}, 422),
-    ("/cond/v1/sample", {"n": 2}, 422),
+    ("/v1/sample", {"truncation": 1.5}, 422),
+    ("/v1/sample", {"truncation": -0.1}, 422),
+    ("/v1/sample", {"truncation": "0.5"}, 422),
+    ("/v1/sample", {"truncation": True}, 422),
+    ("/v1/sample", {"truncation": None}, 422),
+    ("/v1/sample", b'{"truncation": NaN}', 422),
     ("/cond/v1/sample", {"n": 2, "labels": [1, 2, 3]}, 422),
     ("/cond/v1/sample", {"n": 2, "labels": [10]}, 422),
     ("/cond/v1/sample", {"n": 2, "labels": ["a"]}, 422),
@@ -202,7 +246,10 @@ BAD = [
 def test_bad_requests_get_4xx_json(server, path, body, status):
     r = _post(server + path, body)
     assert r.status_code == status, r.text
-    assert "error" in r.json()
+    error = r.json()["error"]
+    assert isinstance(error, str) and "\n" not in error
+    if isinstance(body, dict) and "truncation" in body:  # the field is named, with what was wrong
+        assert error.startswith("invalid request: truncation:"), error
     assert requests.get(f"{server}/healthz", timeout=10).status_code == 200
 
 

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.ray
 
 MAX_N = 6
 CLASSES = 10
-FIELDS = ("n", "seed", "labels", "format")
+FIELDS = ("n", "seed", "labels", "truncation", "format")
 FORMATS = ("png", "npy", "json")
 FUZZ = settings(max_examples=250, deadline=None, derandomize=True, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -99,10 +99,12 @@ label_values = st.one_of(
     st.lists(st.integers(0, CLASSES - 1), min_size=1, max_size=MAX_N),
     st.lists(st.one_of(st.integers(-2, CLASSES + 1), st.sampled_from(EDGE_INTS)), max_size=MAX_N + 2), anything)
 format_values = st.one_of(st.sampled_from(FORMATS), st.sampled_from(ODD_STRINGS), anything)
+truncation_values = st.one_of(st.floats(0, 1), st.sampled_from([0, 1, -0.0, 1e-300, 1.0000001, -1e-9, 2]),
+                              st.floats(allow_nan=True, allow_infinity=True), anything)
 sample_bodies = st.builds(
     lambda fields, extra: {**fields, **extra},
     st.fixed_dictionaries({}, optional={"n": n_values, "seed": seed_values, "labels": label_values,
-                                        "format": format_values}),
+                                        "truncation": truncation_values, "format": format_values}),
     st.one_of(st.just({}), st.just({}), st.dictionaries(st.text(max_size=8), anything, max_size=2)))
 # Near the contract's edges: mostly valid, sometimes one step outside (n=0, n=MAX_N+1, label -1
 # or CLASSES, seed 2**63, labels sent to the unconditional model), so that an off-by-one in the
@@ -113,11 +115,10 @@ edge_labels = st.one_of(st.lists(st.integers(-1, CLASSES), min_size=1, max_size=
 
 def plausible_bodies(conditional: bool):
     optional = {"seed": st.one_of(st.integers(0, 2**16), st.sampled_from([2**63 - 1, 2**63])),
-                "format": st.sampled_from(FORMATS)}
-    if conditional:
-        return st.fixed_dictionaries({"n": st.integers(0, MAX_N + 1), "labels": edge_labels}, optional=optional)
-    return st.fixed_dictionaries({"n": st.integers(0, MAX_N + 1)},
-                                 optional={**optional, "labels": st.one_of(st.none(), st.none(), edge_labels)})
+                "format": st.sampled_from(FORMATS),
+                "truncation": st.one_of(st.floats(0, 1), st.sampled_from([0, 1, -0.01, 1.01]))}
+    labels = edge_labels if conditional else st.one_of(st.none(), st.none(), edge_labels)
+    return st.fixed_dictionaries({"n": st.integers(0, MAX_N + 1)}, optional={**optional, "labels": labels})
 
 
 # (conditional model?, body)
@@ -138,18 +139,22 @@ def expected_valid(body, conditional: bool) -> bool:
         return False
     if seed is not None and not (_is_int(seed) and 0 <= seed <= 2**63 - 1):
         return False
-    if not conditional:
-        return labels is None
-    return (isinstance(labels, list) and len(labels) in {1, n}
+    psi = body.get("truncation", 1.0)  # a JSON number in 0..1; null, strings, booleans, NaN are refused
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not 0 <= psi <= 1:
+        return False
+    if labels is None:  # conditional models then draw the classes in turn
+        return True
+    return (conditional and isinstance(labels, list) and len(labels) in {1, n}
             and all(_is_int(x) and 0 <= x < CLASSES for x in labels))
 
 
-def check_sample_ok(r: requests.Response, body: dict) -> None:
+def check_sample_ok(r: requests.Response, body: dict, conditional: bool = False) -> None:
     """A 200 from POST /v1/sample is well formed for what the body asked."""
     n, fmt = body.get("n", 1), body.get("format", "png")
     seed = int(r.headers["x-seed"])
     if body.get("seed") is not None:
         assert seed == body["seed"]
+    assert float(r.headers["x-truncation"]) == body.get("truncation", 1.0)
     if fmt == "png":
         assert r.headers["content-type"] == "image/png"
         cols = math.ceil(math.sqrt(n))
@@ -164,8 +169,13 @@ def check_sample_ok(r: requests.Response, body: dict) -> None:
         j = r.json()
         assert (j["n"], j["seed"], j["shape"], len(j["images"])) == (n, seed, [1, 28, 28], n)
         assert Image.open(io.BytesIO(base64.b64decode(j["images"][-1]))).size == (28, 28)
+        assert j["truncation"] == body.get("truncation", 1.0)
         if body.get("labels") is not None:
             assert j["labels"] == (body["labels"] * n if len(body["labels"]) == 1 else body["labels"])
+        elif conditional:
+            assert j["labels"] == [i % CLASSES for i in range(n)]
+        else:
+            assert j["labels"] is None
 
 
 def _encode(body, ascii_only: bool) -> bytes:
@@ -185,7 +195,7 @@ def check_sample(url: str, body, data: bytes, conditional: bool, documented: set
     assert r.status_code in documented, (r.status_code, r.text[:500])
     if expected_valid(body, conditional):
         assert r.status_code == 200, (r.status_code, r.text[:500])
-        check_sample_ok(r, body)
+        check_sample_ok(r, body, conditional)
     else:
         assert 400 <= r.status_code < 500, (r.status_code, r.content[:200])
         assert r.headers["content-type"] == "application/json" and "error" in r.json(), r.text[:500]
@@ -224,6 +234,12 @@ REGRESSIONS = [
     (b'{"n": 1, "seed": 18446744073709551616000}', 422),
     (b'{"format": null}', 422),
     (b'{"labels": null, "n": 3, "format": "json"}', 200),
+    (b'{"n": 2, "truncation": 0, "format": "json"}', 200),  # an integer psi is a number
+    (b'{"truncation": 1e-400}', 200),                     # underflows to 0.0: in range
+    (b'{"truncation": -0.0}', 200),
+    (b'{"truncation": 1.0000000001}', 422),
+    (b'{"truncation": Infinity}', 422),
+    (b'{"truncation": "1"}', 422),
     (b'null', 422),
     (b'"n"', 422),
     (b'1', 422),

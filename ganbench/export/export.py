@@ -13,9 +13,10 @@ from typing import Optional
 import onnx
 import torch
 
+from ganbench import noise
 from ganbench.errors import ConfigError
 from ganbench.export import mlflow_log, source
-from ganbench.export.metadata import NOISE_RECIPE, set_metadata
+from ganbench.export.metadata import set_metadata
 from ganbench.export.onnx_io import ExportError, export_onnx, is_conditional, max_abs_diff
 from ganbench.sample import load_generator
 
@@ -51,7 +52,12 @@ def build_metadata(cfg, models, src: source.Source) -> dict:
         "num_classes": models.num_classes,
         "conditional": cond,
         "normalization": "[-1, 1]",
-        "noise": NOISE_RECIPE,
+        # The one noise recipe (ganbench/noise.py): z and labels from a seed, and truncation,
+        # which is the caller's to apply to z before feeding it (psi-scaling keeps the graph
+        # z -> images, so no consumer of the signature has to change).
+        "noise": noise.NOISE_RECIPE,
+        "labels": noise.LABEL_RULE,
+        "truncation": noise.TRUNCATION_RULE,
         "model": cfg.model.name,
         "preset": cfg.preset,
         "run_id": src.run_id,

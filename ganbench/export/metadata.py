@@ -9,8 +9,7 @@ from pathlib import Path
 
 import onnx
 
-# How the server (and anyone else) must draw noise to reproduce a sample from its seed.
-NOISE_RECIPE = "np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)"
+from ganbench.noise import NOISE_RECIPE  # noqa: F401  (re-exported: the recipe the metadata names)
 
 
 def set_metadata(model: onnx.ModelProto, meta: dict) -> None:

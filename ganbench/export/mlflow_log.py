@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from ganbench import noise
 from ganbench.tracking import client as mlflow_client, fluent_store
 
 log = logging.getLogger("ganbench.export")
@@ -44,9 +45,9 @@ def signature(meta: dict):
 
 def input_example(meta: dict, n: int = 2) -> dict:
     """Two samples' inputs, drawn with the same noise recipe the server uses (seed 0)."""
-    example = {"z": np.random.default_rng(0).standard_normal((n, meta["latent_dim"]), dtype=np.float32)}
+    example = {"z": noise.latent(n, meta["latent_dim"], seed=0)}
     if meta["conditional"]:
-        example["labels"] = np.arange(n, dtype=np.int64) % max(1, meta["num_classes"])
+        example["labels"] = noise.class_ids(n, meta["num_classes"])
     return example
 
 
@@ -68,7 +69,8 @@ def log_model(uri: str, run, model, meta: dict):
                 # Explicit requirements: inferring them starts a subprocess that imports the model.
                 pip_requirements=mlflow.onnx.get_default_pip_requirements(),
                 metadata={"ganbench": {k: meta[k] for k in ("latent_dim", "image_shape", "num_classes",
-                                                            "conditional", "noise") if k in meta}})
+                                                            "conditional", "noise", "labels",
+                                                            "truncation") if k in meta}})
     finally:
         onnx_log.setLevel(level)
 

@@ -18,6 +18,7 @@ import torch
 from onnx.external_data_helper import uses_external_data
 from torch import nn
 
+from ganbench import noise
 from ganbench.errors import GanbenchError
 
 # Parity batch sizes: 1 and an odd size other than the export example's prove the batch axis is dynamic.
@@ -74,11 +75,11 @@ def max_abs_diff(models, model_bytes: bytes, seed: int = 0) -> float:
     module = ServingGenerator(models.G, is_conditional(models)).eval()
     worst = 0.0
     for n in PARITY_BATCHES:
-        z = np.random.default_rng(seed).standard_normal((n, models.latent_dim), dtype=np.float32)
+        z = noise.latent(n, models.latent_dim, seed)
         feeds = {"z": z}
         labels = None
         if module.conditional:
-            feeds["labels"] = np.arange(n, dtype=np.int64) % models.num_classes
+            feeds["labels"] = noise.class_ids(n, models.num_classes)
             labels = torch.from_numpy(feeds["labels"])
         ours = session.run(["images"], feeds)[0]
         ref = module(torch.from_numpy(z), labels).numpy()
