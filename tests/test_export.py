@@ -34,7 +34,7 @@ def _train(root: Path, tracked: bool, **model):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # the default artifact store sits beside the working directory
         res = train(cfg, out=root / "runs", track=tracked)
-    return res
+    return res.to_dict()  # the fields as the JSON line names them
 
 
 @pytest.fixture(scope="module")
