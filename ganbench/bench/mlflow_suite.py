@@ -12,6 +12,7 @@ import logging
 from typing import Optional
 
 from ganbench import tracking as trk
+from ganbench.bench.driver_lease import check_free
 from ganbench.bench.records import RunRecord, record_from_run
 
 log = logging.getLogger("ganbench.bench")
@@ -30,13 +31,15 @@ def search_all(client, experiment_ids: list[str], query: str) -> list:
 
 
 def suite_parent(uri: str, experiment: str, suite: str, tags: dict) -> dict:
-    """The suite's parent run (the latest one with this suite name), reopened; or a new one."""
+    """The suite's parent run (the latest one with this suite name), reopened; or a new one.
+    Refuses while another live driver holds it (driver_lease)."""
     c = trk.client(uri)
     exp = trk.get_or_create_experiment(uri, experiment)
     found = c.search_runs([exp], f"tags.`ganbench.kind` = 'suite' and tags.`ganbench.suite` = '{suite}'",
                           max_results=1, order_by=["attributes.start_time DESC"])
     if found:
         handle = {"tracking_uri": uri, "run_id": found[0].info.run_id}
+        check_free(c, handle["run_id"], suite)
         trk.reopen_run(handle)
     else:
         handle = trk.create_run(uri, experiment, f"suite:{suite}", tags={"ganbench.kind": "suite",

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench import config as C
+from ganbench import tracking as trk
 from ganbench.bench import mlflow_suite as ms
+from ganbench.bench.driver_lease import Lease
 from ganbench.bench.leaderboard import build
 from ganbench.bench.plan import Plan, PlannedRun, cell_hash, make_plan, seeded
 from ganbench.bench.report import write_report
@@ -110,6 +112,7 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
         "ganbench.cell_hashes": json.dumps(hashes), "ganbench.target": "" if suite.target is None else suite.target.value,
         "ganbench.cells": ",".join(hashes)})
     status = "FAILED"
+    lease = Lease(trk.client(parent["tracking_uri"]), parent["run_id"]).claim()
     try:
         existing = ms.children(parent)
         ms.fail_stale(parent, existing)
@@ -140,8 +143,7 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
                         title=f"Suite {suite.name}")
         status = "FINISHED"
     finally:
-        from ganbench import tracking as trk
-
+        lease.release()
         trk.finish_run(parent, status)
     failed = [o for o in outcomes if not o.ok]
     return {"suite": suite.name, "parent_run_id": parent["run_id"], "tracking_uri": plan.tracking_uri,
@@ -154,8 +156,6 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
 def publish(parent: dict, name: str, metric: Optional[str], hashes: Optional[dict], folder: Path,
             target: Optional[float] = None, cells=(), title: str = "") -> list[Path]:
     """Records from MLflow -> leaderboard files in `folder`, also logged to the parent run."""
-    from ganbench import tracking as trk
-
     records, searches = ms.collect(parent, metric=metric, hashes=hashes)
     lb = build(records, title or name, cells=cells, metric=metric, target=target, searches=searches)
     client = trk.client(parent["tracking_uri"])
