@@ -35,9 +35,15 @@ def load_generator(checkpoint: str | Path, weights: str = "G"):
         held = [w for w in WEIGHTS if w in state]
         raise CheckpointError(f"checkpoint {checkpoint} holds no {weights} weights (it holds {', '.join(held)})")
     models = build_models(cfg.model, tuple(state["image_shape"]), int(state["num_classes"]))
-    models.G.load_state_dict(state[weights])
+    models.G.load_state_dict(_generator_state(state[weights]))
     models.G.eval()
     return cfg, models
+
+
+def _generator_state(entry: dict) -> dict:
+    """G's state_dict from a checkpoint entry: G is one as is; G_ema is GeneratorEMA's
+    state_dict (models/ema.py: {"model": G's state_dict, "updates": steps averaged})."""
+    return entry["model"] if set(entry) == {"model", "updates"} else entry
 
 
 @torch.no_grad()

@@ -17,7 +17,9 @@ from ganbench.checkpoint import save_checkpoint
 from ganbench.cli import main
 from ganbench.errors import CheckpointError, ConfigError
 from ganbench.image_files import PAD, read_record
+from ganbench.config import EmaConfig
 from ganbench.models import build_models
+from ganbench.models.ema import GeneratorEMA
 from ganbench.pictures import PICTURES, PictureSpec, draw
 from ganbench.presets import get_preset
 from ganbench.sample import load_generator, sample
@@ -32,8 +34,9 @@ def _ckpt(root: Path, name: str, num_classes: int = 0, ema: bool = False, **mode
     m = build_models(cfg.model, (1, 28, 28), num_classes)
     state = {"G": m.G.state_dict(), "D": m.D.state_dict(), "epoch": 1, "image_shape": [1, 28, 28],
              "num_classes": num_classes}
-    if ema:  # another set of weights, as an EMA of G would be
-        state["G_ema"] = build_models(cfg.model, (1, 28, 28), num_classes).G.state_dict()
+    if ema:  # other weights, saved as training saves its EMA of G
+        other = build_models(cfg.model, (1, 28, 28), num_classes).G
+        state["G_ema"] = GeneratorEMA(other, EmaConfig(decay=0.999)).state_dict()
     return str(save_checkpoint(root / name, cfg, state, {}))
 
 
