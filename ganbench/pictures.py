@@ -67,8 +67,10 @@ class Picture:
     def grid(self) -> tuple[np.ndarray, int]:
         """(images, columns) of the PNG: each row holds every panel's row, a blank image between panels."""
         s, r, k, *shape = self.images.shape
-        blank = torch.full((r, 1, *shape), -1.0)
-        parts = [p for i in range(s) for p in ((blank,) if i else ()) + (self.images[i],)]
+        blank = torch.full((r, 1, *shape), -1.0)  # black, like the grid's padding: a wider gap
+        parts = [self.images[0]]
+        for panel in self.images[1:]:
+            parts += [blank, panel]
         row_major = torch.cat(parts, dim=1)  # (R, S*K + S-1, C, H, W)
         return row_major.reshape(-1, *shape).numpy(), s * k + s - 1
 
@@ -139,8 +141,8 @@ def side_by_side(pictures: Mapping[str, Picture]) -> Picture:
     first = next(iter(pictures.values()))
     if any(p.images.shape != first.images.shape for p in pictures.values()):
         raise ConfigError("pictures side by side must have the same rows and columns")
-    return Picture(torch.cat([p.images for p in pictures.values()]), tuple(pictures), first.rows,
-                   f"{first.cols}; panels {', '.join(pictures)} left to right")
+    cols = first.cols if len(pictures) == 1 else f"{first.cols}; panels {', '.join(pictures)} left to right"
+    return Picture(torch.cat([p.images for p in pictures.values()]), tuple(pictures), first.rows, cols)
 
 
 def draw(kind: str, generators: Mapping[str, GanModels], spec: PictureSpec) -> Picture:
