@@ -50,7 +50,7 @@ def main() -> int:
     if ckpt is None:
         t0 = time.perf_counter()
         res = train(C.with_updates(cfg, final_eval={"run": "never"}), out=out / "runs", track=False, progress=False)
-        train_s, ckpt = time.perf_counter() - t0, res["best_checkpoint"]
+        train_s, ckpt = time.perf_counter() - t0, res.best_checkpoint
     t0 = time.perf_counter()
     final = evaluate_checkpoint(cfg, ckpt, "cuda" if torch.cuda.is_available() else "cpu")
     eval_s = time.perf_counter() - t0

@@ -46,7 +46,7 @@ def main() -> int:
     res = train(cfg, workers=args.workers, out=out / "runs", track=False, progress=False)
     wall = time.perf_counter() - t0
 
-    run_cfg, models = load_generator(res["best_checkpoint"])
+    run_cfg, models = load_generator(res.best_checkpoint)
     ev = Evaluator(run_cfg.eval, run_cfg.data, "cpu")
     metrics, protocol = ev.evaluate(models)
     # Per class: how many samples the MNIST classifier recognises with >= 90% confidence.
@@ -60,8 +60,8 @@ def main() -> int:
         "benchmark": "mnist_preset",
         "preset": "mnist-dcgan", "data": "MNIST test split (10k), ../shared",
         "train_wall_s": round(wall, 1), "epochs": cfg.train.epochs,
-        "best_checkpoint_epoch": int(Path(res["best_checkpoint"]).name.split("_")[-1]),
-        "score_key": res["score_key"], "best_score": res["best_score"],
+        "best_checkpoint_epoch": int(Path(res.best_checkpoint).name.split("_")[-1]),
+        "score_key": res.score_key, "best_score": res.best_score,
         "metrics_best": {k: round(v, 4) for k, v in metrics.items()},
         "confident_per_class_of_5000": confident,
         "confident_fraction": round(sum(confident.values()) / 5000, 3),
@@ -69,8 +69,8 @@ def main() -> int:
         "grid": str(grid),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, CPU",
     }
-    print(f"trained in {wall / 60:.1f} min; best {res['score_key']}={res['best_score']:.4g} at "
-          f"{Path(res['best_checkpoint']).name}; confident per class: {confident}")
+    print(f"trained in {wall / 60:.1f} min; best {res.score_key}={res.best_score:.4g} at "
+          f"{Path(res.best_checkpoint).name}; confident per class: {confident}")
     print(json.dumps(result))
     return 0
 

@@ -45,7 +45,7 @@ def in_process(cfg, out) -> tuple[float, str]:
 
     t0 = time.perf_counter()
     res = train(cfg, workers=0, out=out, progress=False)
-    return time.perf_counter() - t0, res["run_id"]
+    return time.perf_counter() - t0, res.run_id
 
 
 def ray_task(cfg, out) -> tuple[float, str]:
@@ -62,7 +62,7 @@ def ray_train(cfg, out) -> tuple[float, str]:
 
     t0 = time.perf_counter()
     res = train(cfg, workers=1, out=out, progress=False)
-    return time.perf_counter() - t0, res["run_id"]
+    return time.perf_counter() - t0, res.run_id
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ import torch
 from ganbench.export import export_generator
 from ganbench.models import build_models
 from ganbench.presets import get_preset
-from ganbench.train.checkpoint import save_checkpoint
+from ganbench.checkpoint import save_checkpoint
 from serve.sampler import OnnxSampler
 
 

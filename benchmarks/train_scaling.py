@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from ganbench import config as C  # noqa: E402
 from ganbench.presets import get_preset  # noqa: E402
 from ganbench.train import train  # noqa: E402
-from ganbench.train.checkpoint import load_checkpoint  # noqa: E402
+from ganbench.checkpoint import load_checkpoint  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -57,7 +57,7 @@ def one_run(cfg: C.RunConfig, workers: int, out: Path) -> dict:
     t0 = time.perf_counter()
     res = train(cfg, workers=workers, out=out, track=False, progress=False)
     wall = time.perf_counter() - t0
-    hist = load_checkpoint(res["last_checkpoint"])[1]["history"]
+    hist = load_checkpoint(res.last_checkpoint)[1]["history"]
     steady = statistics.median(h["images_per_s"] for h in hist[1:])
     epochs_s = sum(h["epoch_time_s"] for h in hist)
     return {"images_per_s": steady, "wall_s": wall, "fixed_s": wall - epochs_s}

@@ -4,8 +4,8 @@ Same model (ganbench's `dcgan` G and D, built once per side from the same seed),
 batch size, same data (the built-in digits, in memory), same process and thread count.
 ratio = ganbench / textbook (target >= 0.95 on CPU, single process).
 
-ganbench's side is the loop's inner part exactly as `run_loop` runs it (loader batches,
-`GanStep.step`, the stats channel); the textbook side is the pytorch/examples DCGAN loop
+ganbench's side is the loop's own `train_one_epoch` (loader batches, `GanStep.step`, the
+stats channel), one short epoch per chunk, then the stats reduction; the textbook side is the pytorch/examples DCGAN loop
 (BCE, D on real then fake, G on the same fakes). They run in short alternating chunks, and
 the ratio is the median over rounds of neighbouring chunks (this 2-core VM's speed drifts by
 tens of percent from second to second). The full `run_loop` epoch rate is printed too.
@@ -32,7 +32,7 @@ from ganbench.data import build_loader
 from ganbench.distributed import LocalSession
 from ganbench.models import build_models
 from ganbench.presets import get_preset
-from ganbench.train.loop import build_stepper, run_loop
+from ganbench.train.loop import build_stepper, run_loop, train_one_epoch
 from ganbench.train.stats import Stats
 
 
@@ -50,11 +50,12 @@ def ganbench_epoch_images_per_s(cfg: C.RunConfig) -> float:
     """End to end: the real run_loop for 2 epochs; epoch 2's images/s as the loop reports it."""
     with tempfile.TemporaryDirectory() as d:
         summary = run_loop(cfg, LocalSession(run_dir=Path(d)), tracking=None)
-    return summary["history"][-1]["images_per_s"]
+    return summary.history[-1]["images_per_s"]
 
 
 class Ganbench:
-    """ganbench's inner loop as run_loop runs it: loader batches -> GanStep.step -> stats."""
+    """ganbench's loop: one `train_one_epoch` of `steps` batches per chunk, then the stats
+    reduction, as run_loop does at every epoch end."""
 
     def __init__(self, cfg: C.RunConfig):
         session = LocalSession(run_dir=Path(tempfile.mkdtemp()))
@@ -62,18 +63,13 @@ class Ganbench:
         self.models, self.stepper = build_stepper(cfg, session, self.loader.image_shape, self.loader.num_classes)
         self.stats = Stats()
         self.gen = torch.Generator().manual_seed(0)
-        self.batches = _cycle(self.loader)
+        self.epoch = 0
 
     def run(self, steps: int) -> int:
-        n = 0
-        for i in range(steps):
-            real, labels = next(self.batches)
-            self.stepper.step(i, real, labels, self.gen, self.stats)
-            if i % 10 == 0:
-                self.stats.last("loss_d")
-            n += real.shape[0]
+        run = train_one_epoch(self.stepper, self.loader, self.epoch, self.gen, self.stats, max_steps=steps)
+        self.epoch += 1
         self.stats.reduce()
-        return n
+        return run.images
 
 
 class Textbook:

@@ -95,7 +95,7 @@ def _base_config(args, data: dict):
             raise ConfigError(f"--preset {args.preset} but {args.config} says preset: {label}; drop one of them")
         return get_preset(args.preset)
     if args.resume:
-        from ganbench.train.checkpoint import load_checkpoint
+        from ganbench.checkpoint import load_checkpoint
 
         return load_checkpoint(args.resume)[0]
     if label in PRESETS.names():
@@ -118,7 +118,7 @@ def cmd_train(args) -> int:
 
     result = train(cfg, workers=args.workers, gpu=args.gpu, out=args.out, resume=args.resume,
                    max_failures=args.max_failures)
-    _print_json(result)
+    _print_json(result.to_dict())
     return 0
 
 

@@ -16,7 +16,10 @@ import resource
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
+
+if TYPE_CHECKING:  # for annotations only: importing ganbench.train costs seconds, tasks import it
+    from ganbench.train import TrainResult
 
 log = logging.getLogger("ganbench.ray_runs")
 
@@ -38,7 +41,7 @@ class RunRequest:
 class RunOutcome:
     key: tuple
     ok: bool
-    result: Optional[dict]  # train()'s result dict when ok
+    result: Optional[TrainResult]  # train()'s result when ok
     error: Optional[str]  # one line when not ok
     run_id: Optional[str]  # the MLflow run, also for failures
     wall_s: float
@@ -78,7 +81,7 @@ def execute(req: RunRequest, attempt: str) -> RunOutcome:
         result, error, ok = None, one_line(e), False
         log.warning("run %s failed: %s", req.key, error)
     wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
-    run_id = result["run_id"] if result else None
+    run_id = result.run_id if result else None
     try:
         if ok:
             _log_cost(cfg, run_id, wall, cpu, req)
@@ -125,7 +128,7 @@ def record_failure(cfg, tags: dict, error: str) -> str:
     return run_id
 
 
-def _train_task(cfg_yaml: str, kwargs: dict, cpus: float) -> dict:
+def _train_task(cfg_yaml: str, kwargs: dict, cpus: float) -> TrainResult:
     import torch
 
     from ganbench.config import from_yaml
@@ -135,7 +138,7 @@ def _train_task(cfg_yaml: str, kwargs: dict, cpus: float) -> dict:
     return train(from_yaml(cfg_yaml), workers=0, **kwargs)
 
 
-def train_in_task(cfg, *, cpus: float = 1, gpus: float = 0, **kwargs) -> dict:
+def train_in_task(cfg, *, cpus: float = 1, gpus: float = 0, **kwargs) -> TrainResult:
     """train(cfg, workers=0, **kwargs) in one Ray task holding `cpus`/`gpus`: a single-worker
     run with no TorchTrainer to start (what `ganbench tune --workers 1` runs per trial).
     cfg.tracking.tracking_uri and `out` should be absolute: the task may run elsewhere.

@@ -11,7 +11,7 @@ from ganbench import config as C
 from ganbench.export import export_generator
 from ganbench.models import build_models
 from ganbench.presets import get_preset
-from ganbench.train.checkpoint import save_checkpoint
+from ganbench.checkpoint import save_checkpoint
 from servers import free_port  # noqa: F401  (re-exported for the serve test modules)
 
 APP = "ganbench"  # serve.cli.APP_NAME

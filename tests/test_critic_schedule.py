@@ -37,8 +37,7 @@ def run_epoch(schedule: str, n_critic: int, loss: str = "wgan-gp", gp_eps: str =
         return forward(x, labels)
 
     stepper = GanStep(G=m.G, D=D, opt_g=opt_g, opt_d=opt_d, loss=LOSSES.get(loss), loss_cfg=cfg,
-                      latent_dim=8, conditional=False, info=False, n_cont=0,
-                      sample_labels=m.sample_labels, device=torch.device("cpu"))
+                      device=torch.device("cpu"))
     stats = Stats()
     gen = torch.Generator().manual_seed(0)
     batches = [torch.rand(4, 1, 28, 28) * 2 - 1 for _ in range(BATCHES)]

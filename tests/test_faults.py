@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ganbench import config as C
+from ganbench import checkpoint as ckpt_module
 from ganbench import distributed
 from ganbench.cli import main
 from ganbench.data import make_synthetic_folder
@@ -19,7 +20,7 @@ from ganbench.errors import CheckpointError, ConfigError, DataError
 from ganbench.presets import get_preset
 from ganbench.tracking import MlflowSink, TrackingError
 from ganbench.train import train
-from ganbench.train.checkpoint import load_checkpoint
+from ganbench.checkpoint import load_checkpoint
 from servers import MlflowServer
 
 
@@ -56,7 +57,7 @@ def test_disk_full_while_checkpointing_keeps_earlier_checkpoints(tmp_path, monke
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_copy(src, dst, *a, **k)
 
-    monkeypatch.setattr(distributed.shutil, "copytree", copytree)
+    monkeypatch.setattr(ckpt_module.shutil, "copytree", copytree)
     with pytest.raises(CheckpointError, match=r"No space left on device.*earlier checkpoints are kept"):
         train(_cfg(train={"epochs": 3}), out=tmp_path / "runs")
     run_dir = next((tmp_path / "runs").iterdir())
@@ -71,7 +72,7 @@ def test_cli_says_disk_full_in_one_line(tmp_path, monkeypatch, capsys):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(distributed.shutil, "copytree", full)
+    monkeypatch.setattr(ckpt_module.shutil, "copytree", full)
     assert main(["train", "--preset", "debug", "--out", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("ganbench train: error: could not write checkpoint to ") and "errno 28" in err
@@ -131,27 +132,27 @@ def test_tracking_server_dying_mid_run_spools_and_syncs_later(tmp_path, monkeypa
         _after_report(monkeypatch, 1, server.stop)
         with caplog.at_level(logging.WARNING, logger="ganbench.tracking"):
             res = train(_cfg(train={"epochs": 3}), out=tmp_path / "runs")
-        assert res["status"] == "finished" and res["last_checkpoint"].endswith("checkpoint_epoch_0003")
+        assert res.status == "finished" and res.last_checkpoint.endswith("checkpoint_epoch_0003")
         warnings = [r for r in caplog.records if "Training goes on" in r.getMessage()]
         assert len(warnings) == 1, "the failure is reported once per process"
         assert "ganbench tracking-sync" in warnings[0].getMessage()
         spool = tmp_path / "runs" / "mlflow-spool"
-        assert (spool / res["run_id"] / "records.jsonl").is_file()
+        assert (spool / res.run_id / "records.jsonl").is_file()
 
         server.start()  # same port, same database: the server is back
         assert main(["tracking-sync", str(spool)]) == 0
         client = MlflowClient(server.uri)
-        run = client.get_run(res["run_id"])
+        run = client.get_run(res.run_id)
         assert run.info.status == "FINISHED", "the spooled end of the run is replayed"
-        assert [m.step for m in client.get_metric_history(res["run_id"], "loss_d")] == [1, 2, 3]
-        samples = {Path(a.path).name for a in client.list_artifacts(res["run_id"], "samples")}
+        assert [m.step for m in client.get_metric_history(res.run_id, "loss_d")] == [1, 2, 3]
+        samples = {Path(a.path).name for a in client.list_artifacts(res.run_id, "samples")}
         assert {f"samples_epoch_{e:04d}.png" for e in (1, 2, 3)} <= samples
-        assert run.data.tags["ganbench.last_checkpoint"] == res["last_checkpoint"]
+        assert run.data.tags["ganbench.last_checkpoint"] == res.last_checkpoint
 
         # Replaying again uploads nothing and duplicates nothing.
         capsys.readouterr()
         assert main(["tracking-sync", str(spool)]) == 0
-        assert [m.step for m in client.get_metric_history(res["run_id"], "loss_d")] == [1, 2, 3]
+        assert [m.step for m in client.get_metric_history(res.run_id, "loss_d")] == [1, 2, 3]
     finally:
         server.stop()
         MlflowSink._offline_runs.clear()

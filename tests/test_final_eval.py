@@ -21,14 +21,14 @@ def _cfg(metrics_cache, **final):
 
 def test_final_eval_runs_once_on_the_best_checkpoint_and_is_recorded_apart(metrics_cache, tmp_path):
     res = train(_cfg(metrics_cache), out=tmp_path / "runs")
-    final = res["final_eval"]
-    assert final["protocol"]["checkpoint"] == res["best_checkpoint"]
-    assert final["protocol"]["tier"] == "final" and final["protocol"]["n_gen"] == 300
+    final = res.final_eval
+    assert final.protocol["checkpoint"] == res.best_checkpoint
+    assert final.protocol["tier"] == "final" and final.protocol["n_gen"] == 300
     assert {"fid300_digitscnn", "kid300_digitscnn", "pr3003_digitscnn_precision", "fid300_digitscnn_floor"} \
-        <= set(final["metrics"])
-    assert "kid200_digitscnn" in res["final_metrics"]  # the training tier keeps its own protocol
-    run = MlflowClient(res["tracking_uri"]).get_run(res["run_id"])
-    assert run.data.metrics["final/fid300_digitscnn"] == pytest.approx(final["metrics"]["fid300_digitscnn"])
+        <= set(final.metrics)
+    assert "kid200_digitscnn" in res.final_metrics  # the training tier keeps its own protocol
+    run = MlflowClient(res.tracking_uri).get_run(res.run_id)
+    assert run.data.metrics["final/fid300_digitscnn"] == pytest.approx(final.metrics["fid300_digitscnn"])
     assert "fid300_digitscnn" not in run.data.metrics  # never mixed with the training tier's names
     assert run.data.tags["ganbench.final_eval.backbone"] == "digitscnn"
     assert run.data.tags["ganbench.final_eval.n_gen"] == "300"

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.gpu
 def test_amp_training_on_gpu(tmp_path):
     cfg = C.with_updates(get_preset("debug"), train={"epochs": 1, "amp": True})
     res = train(cfg, gpu=True, out=tmp_path / "runs", track=False)
-    assert res["device"].startswith("cuda")
-    assert math.isfinite(res["final_metrics"]["loss_d"]) and math.isfinite(res["final_metrics"]["loss_g"])
+    assert res.device.startswith("cuda")
+    assert math.isfinite(res.final_metrics["loss_d"]) and math.isfinite(res.final_metrics["loss_g"])
 
 
 @pytest.mark.ray
@@ -27,11 +27,11 @@ def test_nccl_ddp_two_gpu_workers(tmp_path):
         pytest.skip("needs 2 GPUs for 2 NCCL workers")
     cfg = C.with_updates(get_preset("debug"), train={"epochs": 1})
     res = train(cfg, workers=2, gpu=True, out=tmp_path / "runs", track=False)
-    assert res["device"].startswith("cuda") and res["workers"] == 2
+    assert res.device.startswith("cuda") and res.workers == 2
 
 
 @pytest.mark.ray
 def test_one_gpu_worker_under_ray(tmp_path):
     cfg = C.with_updates(get_preset("debug"), train={"epochs": 1})
     res = train(cfg, workers=1, gpu=True, out=tmp_path / "runs", track=False)
-    assert res["device"].startswith("cuda")
+    assert res.device.startswith("cuda")

@@ -124,7 +124,7 @@ def test_checkpoint_and_image_folder_sources(files, metrics_cache, tmp_path, cap
     from ganbench.data import make_synthetic_folder
     from ganbench.models import build_models
     from ganbench.presets import get_preset
-    from ganbench.train.checkpoint import save_checkpoint
+    from ganbench.checkpoint import save_checkpoint
 
     cfg = get_preset("debug")
     torch.manual_seed(0)

@@ -40,8 +40,7 @@ def test_seed_preset_runs_one_step(name):
     step = GanStep(
         G=m.G, D=m.D, opt_g=build_optimizer(cfg.optim_g, m.G.parameters()),
         opt_d=build_optimizer(cfg.optim_d, m.D.parameters()), loss=LOSSES.get(cfg.loss.name), loss_cfg=cfg.loss,
-        latent_dim=m.latent_dim, conditional=m.conditional, info=m.info, n_cont=m.n_cont,
-        sample_labels=m.sample_labels, device=torch.device("cpu"),
+        device=torch.device("cpu"),
     )
     before = [p.detach().clone() for p in m.G.parameters()]
     stats = Stats()

@@ -20,7 +20,7 @@ from ganbench import config as C
 from ganbench.presets import get_preset
 from ganbench.sample import load_generator
 from ganbench.train import train
-from ganbench.train.checkpoint import load_checkpoint
+from ganbench.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.ray
 
@@ -70,7 +70,7 @@ def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path):
 
     def run():
         try:
-            result.update(train(cfg, workers=2, out=tmp_path / "runs", max_failures=2))
+            result.update(train(cfg, workers=2, out=tmp_path / "runs", max_failures=2).to_dict())
         except BaseException as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
 
@@ -97,7 +97,7 @@ def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path):
     assert disturbed["epoch"] == epochs
 
     clean = train(cfg, workers=2, out=tmp_path / "clean")
-    _, undisturbed = load_checkpoint(clean["last_checkpoint"])
+    _, undisturbed = load_checkpoint(clean.last_checkpoint)
     for net in ("G", "D"):
         for k, v in undisturbed[net].items():
             assert torch.allclose(v.float(), disturbed[net][k].float(), atol=1e-5), f"{net}.{k} differs"
@@ -106,7 +106,7 @@ def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path):
     for key in ("loss_d", "epoch", "images_per_s"):
         steps = [m.step for m in client.get_metric_history(result["run_id"], key)]
         assert sorted(steps) == list(range(1, epochs + 1)), f"{key}: {steps} (lost or duplicated epochs)"
-    clean_hist = {m.step: m.value for m in client.get_metric_history(clean["run_id"], "loss_d")}
+    clean_hist = {m.step: m.value for m in client.get_metric_history(clean.run_id, "loss_d")}
     for m in client.get_metric_history(result["run_id"], "loss_d"):
         assert m.value == pytest.approx(clean_hist[m.step], rel=1e-4, abs=1e-5)
     run = client.get_run(result["run_id"])
@@ -122,26 +122,26 @@ def test_checkpoints_on_an_object_store(tmp_path, s3):
     cfg = C.with_updates(get_preset("debug"), train={"epochs": 2})
     out = f"{s3}/runs"
     a = train(cfg, workers=2, out=out)
-    assert a["last_checkpoint"].startswith(f"{s3}/runs/") and a["last_checkpoint"].endswith("checkpoint_epoch_0002")
-    fs, path = pafs.FileSystem.from_uri(a["last_checkpoint"])
+    assert a.last_checkpoint.startswith(f"{s3}/runs/") and a.last_checkpoint.endswith("checkpoint_epoch_0002")
+    fs, path = pafs.FileSystem.from_uri(a.last_checkpoint)
     names = {Path(i.path).name for i in fs.get_file_info(pafs.FileSelector(path))}
     assert {"state.pt", "config.yaml", "metrics.json"} <= names
     assert not list(Path.cwd().glob("runs")), "nothing may be written locally when --out is a URI"
 
     # Everything that reads a checkpoint takes the URI: resume (here in-process, into a local
     # folder), sample, export (from the run's best_checkpoint tag, an s3:// URI).
-    ck1 = a["last_checkpoint"].replace("checkpoint_epoch_0002", "checkpoint_epoch_0001")
+    ck1 = a.last_checkpoint.replace("checkpoint_epoch_0002", "checkpoint_epoch_0001")
     b = train(cfg, workers=0, out=tmp_path / "local", resume=ck1)
-    _, s_b = load_checkpoint(b["last_checkpoint"])
+    _, s_b = load_checkpoint(b.last_checkpoint)
     assert s_b["epoch"] == 2 and len(s_b["history"]) == 2, "continued from the S3 checkpoint's epoch 1"
-    assert MlflowClient(a["tracking_uri"]).get_run(b["run_id"]).data.tags["ganbench.resumed_at_epoch"] == "1"
-    _, models = load_generator(a["last_checkpoint"])
+    assert MlflowClient(a.tracking_uri).get_run(b.run_id).data.tags["ganbench.resumed_at_epoch"] == "1"
+    _, models = load_generator(a.last_checkpoint)
     assert models.latent_dim == cfg.model.latent_dim
     from ganbench.export import export_generator
 
-    exported = export_generator(tmp_path / "g.onnx", run_id=a["run_id"], log_to_mlflow=False)
+    exported = export_generator(tmp_path / "g.onnx", run_id=a.run_id, log_to_mlflow=False)
     assert exported["max_abs_diff"] < 1e-4 and Path(exported["onnx_path"]).is_file()
-    arts = {x.path for x in MlflowClient(a["tracking_uri"]).list_artifacts(a["run_id"], "checkpoints/best")}
+    arts = {x.path for x in MlflowClient(a.tracking_uri).list_artifacts(a.run_id, "checkpoints/best")}
     assert "checkpoints/best/state.pt" in arts, arts  # fetched from S3, then logged to MLflow
 
 

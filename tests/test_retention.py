@@ -24,7 +24,7 @@ def test_keeps_best_scored_and_latest(tmp_path):
         _report(s, tmp_path, e, v)
     kept = sorted(int(p.name[-4:]) for p in (tmp_path / "run").iterdir())
     assert kept == [2, 4, 6]  # two best scores + the latest (unscored) one
-    assert sorted(c.epoch for c in s.reported) == kept
+    assert sorted(c.epoch for c in s.checkpoints) == kept
 
 
 def test_without_score_keeps_the_latest(tmp_path):

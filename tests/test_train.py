@@ -16,7 +16,7 @@ from ganbench.losses import LOSSES, GanLoss
 from ganbench.presets import get_preset
 from ganbench.sample import load_generator, sample, write_samples
 from ganbench.train import train
-from ganbench.train.checkpoint import load_checkpoint
+from ganbench.checkpoint import load_checkpoint
 
 
 def _cfg(**sections):
@@ -25,29 +25,29 @@ def _cfg(**sections):
 
 def test_debug_run_is_recorded_in_mlflow(tmp_path):
     res = train(_cfg(train={"epochs": 2}), out=tmp_path / "runs")
-    client = MlflowClient(res["tracking_uri"])
-    run = client.get_run(res["run_id"])
+    client = MlflowClient(res.tracking_uri)
+    run = client.get_run(res.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["optim_g.lr"] == str(get_preset("debug").optim_g.lr)
     assert run.data.params["data.name"] == "digits"
     assert run.data.tags["ganbench.loader"] == "memory"
-    hist = client.get_metric_history(res["run_id"], "loss_d")
+    hist = client.get_metric_history(res.run_id, "loss_d")
     assert [m.step for m in hist] == [1, 2]
     for key in ("loss_g", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "images_per_s", "epoch_time_s"):
-        assert client.get_metric_history(res["run_id"], key), key
-    arts = {a.path for a in client.list_artifacts(res["run_id"])}
+        assert client.get_metric_history(res.run_id, key), key
+    arts = {a.path for a in client.list_artifacts(res.run_id)}
     assert {"config.yaml", "samples", "plots", "checkpoints"} <= arts
-    samples = {a.path for a in client.list_artifacts(res["run_id"], "samples")}
+    samples = {a.path for a in client.list_artifacts(res.run_id, "samples")}
     assert samples == {"samples/samples_epoch_0001.png", "samples/samples_epoch_0002.png"}
     # the final JSON contract
-    assert Path(res["last_checkpoint"]).name == "checkpoint_epoch_0002"
-    assert Path(res["best_checkpoint"], "state.pt").is_file()
-    assert res["final_metrics"]["epoch"] == 2 and math.isfinite(res["final_metrics"]["loss_g"])
+    assert Path(res.last_checkpoint).name == "checkpoint_epoch_0002"
+    assert Path(res.best_checkpoint, "state.pt").is_file()
+    assert res.final_metrics["epoch"] == 2 and math.isfinite(res.final_metrics["loss_g"])
 
 
 def test_checkpoint_holds_state_dicts_and_config_only(tmp_path):
     res = train(_cfg(train={"epochs": 1}), out=tmp_path / "runs", track=False)
-    cfg, state = load_checkpoint(res["last_checkpoint"])  # weights_only=True inside
+    cfg, state = load_checkpoint(res.last_checkpoint)  # weights_only=True inside
     assert cfg == _cfg(train={"epochs": 1})
     assert set(state) >= {"G", "D", "opt_g", "opt_d", "epoch", "step", "config_yaml"}
     assert all(isinstance(v, torch.Tensor) for v in state["G"].values())
@@ -56,24 +56,24 @@ def test_checkpoint_holds_state_dicts_and_config_only(tmp_path):
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     full = train(_cfg(train={"epochs": 3}), out=tmp_path / "a", track=False)
     part = train(_cfg(train={"epochs": 2}), out=tmp_path / "b", track=False)
-    resumed = train(_cfg(train={"epochs": 3}), out=tmp_path / "c", resume=part["last_checkpoint"], track=False)
-    _, s_full = load_checkpoint(full["last_checkpoint"])
-    _, s_res = load_checkpoint(resumed["last_checkpoint"])
+    resumed = train(_cfg(train={"epochs": 3}), out=tmp_path / "c", resume=part.last_checkpoint, track=False)
+    _, s_full = load_checkpoint(full.last_checkpoint)
+    _, s_res = load_checkpoint(resumed.last_checkpoint)
     assert s_res["epoch"] == 3 and s_res["step"] == s_full["step"]
     for net in ("G", "D"):
         for k, v in s_full[net].items():
             assert torch.equal(v, s_res[net][k]), f"{net}.{k} differs after resume"
     # and training did move the weights (the comparison is not vacuous)
-    _, s_part = load_checkpoint(part["last_checkpoint"])
+    _, s_part = load_checkpoint(part.last_checkpoint)
     assert not all(torch.equal(v, s_part["G"][k]) for k, v in s_full["G"].items())
 
 
 def test_resume_continues_the_same_mlflow_run(tmp_path):
     part = train(_cfg(train={"epochs": 1}), out=tmp_path / "runs")
-    res = train(_cfg(train={"epochs": 2}), out=tmp_path / "runs2", resume=part["last_checkpoint"])
-    assert res["run_id"] == part["run_id"]
-    client = MlflowClient(res["tracking_uri"])
-    assert [m.step for m in client.get_metric_history(res["run_id"], "loss_d")] == [1, 2]
+    res = train(_cfg(train={"epochs": 2}), out=tmp_path / "runs2", resume=part.last_checkpoint)
+    assert res.run_id == part.run_id
+    client = MlflowClient(res.tracking_uri)
+    assert [m.step for m in client.get_metric_history(res.run_id, "loss_d")] == [1, 2]
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -105,7 +105,7 @@ def test_each_model_family_trains_one_epoch(tmp_path, model):
     cfg = _cfg(model={"name": model, "ngf": 8, "ndf": 8, "latent_dim": 16, "n_cat": 4, "n_cont": 2},
                loss=loss, train={"epochs": 1, "max_steps_per_epoch": 4})
     res = train(cfg, out=tmp_path / "runs", track=False)
-    m = res["final_metrics"]
+    m = res.final_metrics
     assert math.isfinite(m["loss_d"]) and math.isfinite(m["loss_g"])
     if model == "wgan":
         assert "gp" in m
@@ -115,7 +115,7 @@ def test_each_model_family_trains_one_epoch(tmp_path, model):
 
 def test_sample_is_deterministic_by_seed(tmp_path):
     res = train(_cfg(train={"epochs": 1}), out=tmp_path / "runs", track=False)
-    _, models = load_generator(res["last_checkpoint"])
+    _, models = load_generator(res.last_checkpoint)
     a, b, c = sample(models, 10, seed=3), sample(models, 10, seed=3), sample(models, 10, seed=4)
     assert a.shape == (10, 1, 28, 28) and a.dtype == torch.float32
     assert torch.equal(a, b) and not torch.equal(a, c)
@@ -134,7 +134,7 @@ def test_sample_is_deterministic_by_seed(tmp_path):
 def test_conditional_sample_honours_label(tmp_path):
     cfg = _cfg(model={"name": "cdcgan", "ngf": 8, "ndf": 8, "latent_dim": 16}, train={"epochs": 1})
     res = train(cfg, out=tmp_path / "runs", track=False)
-    _, models = load_generator(res["last_checkpoint"])
+    _, models = load_generator(res.last_checkpoint)
     assert models.num_classes == 10
     x3, x7 = sample(models, 6, seed=0, label=3), sample(models, 6, seed=0, label=7)
     assert not torch.equal(x3, x7)  # same noise, different class
@@ -200,6 +200,6 @@ def test_time_budget_stops_at_the_first_epoch_end_past_it_and_evaluates_there(tm
     cfg = _cfg(train={"epochs": 50, "max_seconds": 0.01},
                eval={"every": 10, "n_gen": 200, "metric": "kid", "kid_subsets": 5, "cache_dir": str(metrics_cache)})
     res = train(cfg, out=tmp_path / "runs", track=False)
-    assert res["final_metrics"]["epoch"] == 1  # 50 epochs asked, the clock ended it after one
-    assert "kid200_digitscnn" in res["final_metrics"]  # the stop epoch is evaluated like a last epoch
-    assert res["last_checkpoint"] and res["best_checkpoint"] == res["last_checkpoint"]
+    assert res.final_metrics["epoch"] == 1  # 50 epochs asked, the clock ended it after one
+    assert "kid200_digitscnn" in res.final_metrics  # the stop epoch is evaluated like a last epoch
+    assert res.last_checkpoint and res.best_checkpoint == res.last_checkpoint

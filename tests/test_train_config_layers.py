@@ -56,7 +56,7 @@ def _checkpoint_of(preset: str, folder: Path) -> Path:
 
     from ganbench.models import build_models
     from ganbench.presets import get_preset
-    from ganbench.train.checkpoint import save_checkpoint
+    from ganbench.checkpoint import save_checkpoint
 
     cfg = get_preset(preset)
     m = build_models(cfg.model, (cfg.data.channels, cfg.data.resolution, cfg.data.resolution), 10)

@@ -12,16 +12,18 @@ import sys
 import time
 
 
-def fake_train(cfg, *, tags=None, trial=None, **_):
+def fake_train(cfg, *, tags=None, observer=None, **_):
     from ganbench import tracking as trk
+    from ganbench.train import TrainResult
 
     uri = trk.resolve_tracking_uri(cfg.tracking.tracking_uri)
     handle = trk.create_run(uri, cfg.tracking.experiment, cfg.tracking.run_name, tags=tags or {}, params={})
     time.sleep(float(os.environ.get("FAKE_TRIAL_SECONDS", "1")))
     value = abs(cfg.optim_g.lr * 1e4 - 2) + cfg.optim_g.beta1  # any function of the parameters
     trk.finish_run(handle, "FINISHED")
-    return {"run_id": handle["run_id"], "status": "finished", "final_metrics": {"fid": value},
-            "score_key": "fid", "best_score": value, "best_checkpoint": None}
+    return TrainResult(run_id=handle["run_id"], tracking_uri=uri, run_dir="", best_checkpoint=None,
+                       last_checkpoint=None, final_metrics={"fid": value}, status="finished", score_key="fid",
+                       best_score=value, final_eval=None, loader=None, device=None, workers=0)
 
 
 def patch(monkeypatch=None) -> None:

@@ -15,7 +15,8 @@
   in this process with `workers=0`); `parallel` trials run at once (threads in this driver,
   each driving its own TorchTrainer).
 - Pruning happens inside each run: its rank 0 reports every evaluation to the trial in the
-  shared storage and stops when the pruner says so (ganbench/train/pruning.py).
+  shared storage and stops when the pruner says so (tuning/pruning.py, handed to train() as
+  its EpochObserver).
 """
 from __future__ import annotations
 
@@ -35,10 +36,10 @@ from ganbench import config as C
 from ganbench.errors import ConfigError, GanbenchError
 from ganbench.presets import get_preset
 from ganbench.redact import redact_text, redact_url, remember
-from ganbench.train import resolve_eval, train
-from ganbench.train.pruning import PRUNERS, build_pruner
+from ganbench.train import TrainResult, resolve_eval, train
 from tuning import space as tspace
 from tuning.mlflow_study import log_summary, parent_run
+from tuning.pruning import PRUNERS, TrialObserver, build_pruner
 from tuning.sampler import build_sampler
 
 log = logging.getLogger("ganbench.tuning")
@@ -182,34 +183,33 @@ def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, paren
         cfg = C.merge(base, tspace.suggest(trial, space, base))
         cfg = C.with_updates(cfg, tracking={"run_name": f"{study.study_name}-trial{trial.number:03d}",
                                             "experiment": base.tracking.experiment})
-        trial_spec = {"storage": storage, "study": study.study_name, "trial_id": trial._trial_id,
-                      "pruner": spec.pruner, "warmup": spec.warmup, "max_resource": cfg.train.epochs,
-                      # The baseline runs its whole budget: it is the yardstick.
-                      "prunable": not baseline}
+        observer = TrialObserver(storage, study.study_name, trial._trial_id, spec.pruner, spec.warmup,
+                                 max_resource=cfg.train.epochs,
+                                 prunable=not baseline)  # the baseline runs its whole budget: it is the yardstick
         tags = {"mlflow.parentRunId": parent["run_id"], "optuna.study": study.study_name,
                 "optuna.trial": trial.number, "ganbench.baseline": baseline}
-        result = run_trial(cfg, spec, trial_spec, tags)
-        trial.set_user_attr("mlflow_run_id", result["run_id"])
-        trial.set_user_attr("best_checkpoint", result["best_checkpoint"])
-        trial.set_user_attr("score_key", result["score_key"])
+        result = run_trial(cfg, spec, observer, tags)
+        trial.set_user_attr("mlflow_run_id", result.run_id)
+        trial.set_user_attr("best_checkpoint", result.best_checkpoint)
+        trial.set_user_attr("score_key", result.score_key)
         trial.set_user_attr("baseline", baseline)
-        if result["status"] == "pruned":
-            raise optuna.TrialPruned(f"pruned at epoch {result['final_metrics'].get('epoch')}")
-        value = result["final_metrics"].get(result["score_key"])
+        if result.status == "pruned":
+            raise optuna.TrialPruned(f"pruned at epoch {result.final_metrics.get('epoch')}")
+        value = result.final_metrics.get(result.score_key)
         if value is None:
-            raise GanbenchError(f"trial {trial.number} finished without {result['score_key']}")
-        trial.set_user_attr("best_value_during_run", result["best_score"])
+            raise GanbenchError(f"trial {trial.number} finished without {result.score_key}")
+        trial.set_user_attr("best_value_during_run", result.best_score)
         return float(value)
 
     return objective
 
 
-def run_trial(cfg: C.RunConfig, spec: TuneSpec, trial_spec: dict, tags: dict) -> dict:
+def run_trial(cfg: C.RunConfig, spec: TuneSpec, observer: TrialObserver, tags: dict) -> TrainResult:
     """One trial's training run. --workers 1: a Ray task running the loop itself (no
     TorchTrainer: about 20 s less per trial on 2 cores, benchmarks/run_overhead.py);
     --workers >= 2: Ray Train DDP; --workers 0: in this process."""
     if spec.workers != 1:
-        return train(cfg, workers=spec.workers, gpu=spec.gpu, out=spec.out, progress=None, trial=trial_spec,
+        return train(cfg, workers=spec.workers, gpu=spec.gpu, out=spec.out, progress=None, observer=observer,
                      tags=tags)
     from ganbench import tracking as trk
     from ganbench.ray_runs import train_in_task
@@ -220,7 +220,7 @@ def run_trial(cfg: C.RunConfig, spec: TuneSpec, trial_spec: dict, tags: dict) ->
     out = spec.out if is_uri(spec.out) else str(Path(spec.out).resolve())
     # The bar is decided here (the task's stderr is no terminal); in the task it is Ray's tqdm.
     return train_in_task(cfg, cpus=1, gpus=1 if spec.gpu else 0, out=out, progress=sys.stderr.isatty(),
-                         trial=trial_spec, tags=tags)
+                         observer=observer, tags=tags)
 
 
 def run_study(spec: TuneSpec) -> dict:

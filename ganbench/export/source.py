@@ -15,7 +15,7 @@ from typing import Optional
 from ganbench.errors import CheckpointError, ConfigError
 from ganbench.redact import redact_text, redact_url
 from ganbench.tracking import client as mlflow_client, fail_fast, resolve_tracking_uri
-from ganbench.train.checkpoint import STATE_FILE, load_checkpoint
+from ganbench.checkpoint import STATE_FILE, load_checkpoint
 
 log = logging.getLogger("ganbench.export")
 

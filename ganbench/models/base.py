@@ -1,7 +1,13 @@
-"""What every model builder returns, and the one registry they register in.
+"""What every model builder returns, the one registry they register in, and the two base
+classes that tell the trainer what a variant needs.
 
-A GAN variant is a registry entry (a builder function), never a branch in the trainer:
-the trainer only reads the flags on GanModels to know which labels to pass where.
+A GAN variant is a registry entry (a builder function), never a branch in the trainer. The
+trainer passes labels to every network (a network that does not condition ignores them)
+and asks the networks for the rest:
+- `Generator.sample_latent(n, labels, gen, device) -> (z, g_labels)`: what G reads for a
+  batch (conditional: the real batch's classes; InfoGAN: sampled codes; else none);
+- `Discriminator.aux_loss(fake, z, g_labels)`: an extra term for both players (InfoGAN's
+  mutual-information term), None for plain discriminators.
 """
 from __future__ import annotations
 
@@ -16,14 +22,49 @@ from ganbench.errors import ConfigError
 from ganbench.registry import Registry
 
 
+class Generator(nn.Module):
+    """G(z, labels=None) -> images (B, C, H, W) in [-1, 1]."""
+
+    latent_dim: int  # width of z
+
+    def sample_latent(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator,
+                      device: torch.device | str) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(z, labels for G) for a batch of n; `labels` are the real batch's classes."""
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return z, self.latent_labels(n, labels, generator, device)
+
+    def latent_labels(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator,
+                      device: torch.device | str) -> Optional[torch.Tensor]:
+        return None  # unconditional: G reads z only
+
+
+class Discriminator(nn.Module):
+    """D(x, labels=None) -> raw logits (B,)."""
+
+    aux_name: str = "aux"  # stats are reported as <aux_name>_d and <aux_name>_g
+
+    def aux_loss(self, fake: torch.Tensor, z: torch.Tensor,
+                 g_labels: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """An extra loss on fakes that both players minimise (weighted by loss.info_weight)."""
+        return None
+
+
+def uniform_labels(n: int, num_classes: int, generator: Optional[torch.Generator],
+                   device: torch.device | str) -> torch.Tensor:
+    """n uniform class/code ids, drawn where the generator lives (so a CPU generator can
+    drive a CUDA run), then moved to `device`."""
+    gen_device = generator.device if generator is not None else device
+    return torch.randint(0, num_classes, (n,), generator=generator, device=gen_device).to(device)
+
+
 @dataclass
 class GanModels:
-    G: nn.Module  # G(z, labels=None) -> images (B, C, H, W) in [-1, 1]
-    D: nn.Module  # D(x, labels=None) -> raw logits (B,)
+    G: Generator
+    D: Discriminator
     latent_dim: int  # width of z; for InfoGAN its last n_cont entries are the continuous codes
     num_classes: int  # classes (or InfoGAN categorical codes) G/D condition on; 0 = none
-    conditional: bool  # trainer passes real labels to D and same-batch labels to G
-    info: bool  # InfoGAN: G gets sampled codes, D has .info(x) -> (logits, cat_logits, cont_pred)
+    conditional: bool  # G and D read class labels (G: the real batch's); for sampling and export
+    info: bool  # InfoGAN: G reads sampled codes, D has .info(x) -> (logits, cat_logits, cont_pred)
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) that G makes and D reads
     n_cont: int = 0  # InfoGAN continuous codes (the last n_cont entries of z)
 
@@ -33,10 +74,7 @@ class GanModels:
         """Uniform class/code ids (n,), or None for models that take no labels."""
         if self.num_classes == 0:
             return None
-        # Sample where the generator lives so a CPU generator can drive a CUDA run.
-        gen_device = generator.device if generator is not None else device
-        ids = torch.randint(0, self.num_classes, (n,), generator=generator, device=gen_device)
-        return ids.to(device)
+        return uniform_labels(n, self.num_classes, generator, device)
 
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], GanModels]

@@ -10,7 +10,7 @@ from torch import nn
 
 from ganbench.config import ModelConfig
 from ganbench.models.arch import Layer, apply_init, check_arch
-from ganbench.models.base import MODELS, GanModels, require_labels
+from ganbench.models.base import MODELS, Discriminator, GanModels, Generator, require_labels
 from ganbench.models.dcgan import DCDiscriminator, DCGenerator, conv_arch
 
 
@@ -20,18 +20,22 @@ def _need(labels):
     return labels
 
 
-class CondDCGenerator(nn.Module):
+class CondDCGenerator(Generator):
     def __init__(self, latent_dim: int, num_classes: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
+        self.latent_dim = latent_dim
         # One embedding dim per class: as expressive as a one-hot, but learnable.
         self.embed = nn.Embedding(num_classes, num_classes)
         self.net = DCGenerator(latent_dim + num_classes, image_shape, layers)
+
+    def latent_labels(self, n, labels, generator, device):
+        return labels  # fake images of the same classes as the real batch
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(torch.cat([z.flatten(1), self.embed(_need(labels))], dim=1))
 
 
-class CondDCDiscriminator(nn.Module):
+class CondDCDiscriminator(Discriminator):
     def __init__(self, num_classes: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
         c, h, w = image_shape

@@ -11,14 +11,15 @@ from torch import nn
 
 from ganbench.config import ModelConfig
 from ganbench.models.arch import Arch, Layer, apply_init, build_layers, check_arch, dcgan_arch, resolve_arch
-from ganbench.models.base import MODELS, GanModels
+from ganbench.models.base import MODELS, Discriminator, GanModels, Generator
 
 
-class DCGenerator(nn.Module):
+class DCGenerator(Generator):
     """z (B, in_dim) -> image (B, C, H, W) through the described layers."""
 
     def __init__(self, in_dim: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
+        self.latent_dim = in_dim
         self.image_shape = tuple(image_shape)
         c, h, w = self.image_shape
         flat_out = layers[-1].op == "linear"
@@ -46,7 +47,7 @@ class ConvBody(nn.Module):
         return self.net(x)
 
 
-class DCDiscriminator(nn.Module):
+class DCDiscriminator(Discriminator):
     """image (B, C, H, W) -> logits (B,): a body, then the output layer as `head`."""
 
     def __init__(self, in_shape, layers: tuple[Layer, ...]):

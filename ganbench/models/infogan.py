@@ -12,16 +12,22 @@ from torch import nn
 from ganbench.config import ModelConfig
 from ganbench.errors import ConfigError
 from ganbench.models.arch import Layer, apply_init, build_layers, check_arch
-from ganbench.models.base import MODELS, GanModels
+from ganbench.losses import info_loss
+from ganbench.models.base import MODELS, Discriminator, GanModels, Generator, uniform_labels
 from ganbench.models.dcgan import ConvBody, DCGenerator, _body_shape, conv_arch
 
 
-class InfoGenerator(nn.Module):
+class InfoGenerator(Generator):
     def __init__(self, latent_dim: int, n_cat: int, image_shape, layers: tuple[Layer, ...]):
         super().__init__()
+        self.latent_dim = latent_dim
+        self.n_cat = n_cat
         # Indexing an identity buffer is one-hot encoding that exports cleanly to ONNX.
         self.register_buffer("eye", torch.eye(n_cat), persistent=False)
         self.net = DCGenerator(latent_dim + n_cat, image_shape, layers)
+
+    def latent_labels(self, n, labels, generator, device):
+        return uniform_labels(n, self.n_cat, generator, device)  # fresh codes, whatever the data's labels
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is None:
@@ -29,10 +35,13 @@ class InfoGenerator(nn.Module):
         return self.net(torch.cat([z.flatten(1), self.eye[labels].to(z.dtype)], dim=1))
 
 
-class InfoDiscriminator(nn.Module):
+class InfoDiscriminator(Discriminator):
+    aux_name = "info"
+
     def __init__(self, image_shape, layers: tuple[Layer, ...], ndf: int, n_cat: int, n_cont: int):
         super().__init__()
         self.n_cat = n_cat
+        self.n_cont = n_cont
         mods = build_layers(layers, tuple(image_shape), (1,), inplace=False, where="D")
         body_out = _body_shape(layers, image_shape)
         if len(body_out) != 3:
@@ -56,6 +65,12 @@ class InfoDiscriminator(nn.Module):
         h = self.body(x)
         q = self.q(h)
         return self.head(h).flatten(), q[:, : self.n_cat], q[:, self.n_cat :]
+
+    def aux_loss(self, fake: torch.Tensor, z: torch.Tensor, g_labels: torch.Tensor | None) -> torch.Tensor:
+        """Q recovers the codes G was given: the categorical ones (g_labels) and the
+        continuous ones (the last n_cont entries of z)."""
+        _, cat_logits, cont_pred = self.info(fake)
+        return info_loss(cat_logits, g_labels, cont_pred, z[:, z.shape[1] - self.n_cont :])
 
 
 @MODELS.register("infogan", "InfoGAN: DCGAN + categorical/continuous codes and a Q head")

@@ -14,7 +14,7 @@ from torch import nn
 from ganbench.config import ModelConfig
 from ganbench.errors import ConfigError
 from ganbench.models.arch import Layer, apply_init, build_layers, check_arch, mlp_arch, resolve_arch
-from ganbench.models.base import MODELS, GanModels, require_labels
+from ganbench.models.base import MODELS, Discriminator, GanModels, Generator, require_labels
 
 
 class _Conditioner(nn.Module):
@@ -33,9 +33,10 @@ class _Conditioner(nn.Module):
         return torch.cat([h, self.embed(labels).to(h.dtype)], dim=1)
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(Generator):
     def __init__(self, latent_dim: int, image_shape, layers: tuple[Layer, ...], num_classes: int = 0):
         super().__init__()
+        self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         self.cond = _Conditioner(num_classes)
         c, h, w = self.image_shape
@@ -43,12 +44,15 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*build_layers(layers, (latent_dim + num_classes,), out, inplace=True, where="G"))
         self.map_in = layers[0].op != "linear"
 
+    def latent_labels(self, n, labels, generator, device):
+        return labels if self.cond.num_classes else None  # cmlp: the real batch's classes
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.cond(z.flatten(1), labels)
         return self.net(h[:, :, None, None] if self.map_in else h).view(-1, *self.image_shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     def __init__(self, image_shape, layers: tuple[Layer, ...], num_classes: int = 0):
         super().__init__()
         self.cond = _Conditioner(num_classes)

@@ -99,7 +99,3 @@ def tracking_payload(result: FinalEval) -> tuple[dict[str, float], dict]:
     """(metrics, tags) for MLflow: `final/` names and `ganbench.final_eval.` tags."""
     return ({PREFIX + k: v for k, v in result.metrics.items()},
             {f"ganbench.final_eval.{k}": v for k, v in result.protocol.items()})
-
-
-def best_epoch(checkpoints: list[dict], path: Optional[str]) -> int:
-    return next((int(c["epoch"] or 0) for c in checkpoints if c["path"] == path), 0)

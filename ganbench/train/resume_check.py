@@ -12,8 +12,10 @@ from typing import Optional
 
 import torch
 
+from ganbench.checkpoint import load_checkpoint
 from ganbench.config import RunConfig
 from ganbench.errors import CheckpointError
+from ganbench.models import build_models
 
 SHOWN = 3  # keys named in the message; the rest are counted
 
@@ -66,8 +68,6 @@ def expected_shapes(cfg: RunConfig, state: dict) -> dict[str, dict[str, tuple]]:
     """Parameter shapes of the models `cfg` builds, on the meta device (no memory, no init cost).
     Image shape comes from the config; the class count from the checkpoint, which the data
     would give again unless the dataset changed (then the worker's check in _restore names it)."""
-    from ganbench.models import build_models
-
     image_shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
     with torch.device("meta"):
         models = build_models(cfg.model, image_shape, int(state.get("num_classes", 0)))
@@ -78,8 +78,6 @@ def check_resume_fits(cfg: RunConfig, resume: str, explicit: bool) -> None:
     """Raise a one-line CheckpointError when the checkpoint cannot load into cfg's models.
 
     explicit: --preset/--config were given (so dropping them is the advice)."""
-    from ganbench.train.checkpoint import load_checkpoint
-
     ckpt_cfg, state = load_checkpoint(resume)
     diffs = diff_state(expected_shapes(cfg, state), state)
     if diffs:

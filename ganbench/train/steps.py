@@ -5,8 +5,10 @@
   G step, every batch (n_critic x batches D updates, batches G updates; seed 002's WGAN-GP).
 
 A new GAN variant is a loss entry or a model entry, never another branch here: the loss
-says whether it wants a gradient penalty, the model says whether it is conditional
-(labels go to G and D) or InfoGAN-style (D has a Q head and G gets sampled codes).
+says whether it wants a gradient penalty; G says what it reads for a batch
+(`G.sample_latent`: z plus the real batch's classes, sampled codes, or nothing) and D says
+whether it adds a term of its own (`D.aux_loss`: InfoGAN's Q head). Labels go to every
+D call; a D that does not condition ignores them.
 
 DDP notes (why the calls look the way they do):
 - Fakes: with n_critic == 1 they are made once through G's DDP wrapper and reused by the
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 
 from ganbench.config import LossConfig
-from ganbench.losses import GanLoss, gradient_penalty, info_loss
+from ganbench.losses import GanLoss, gradient_penalty
 from ganbench.train.stats import Stats
 
 
@@ -42,17 +44,12 @@ def _requires_grad(m: nn.Module, flag: bool) -> None:
 
 @dataclass
 class GanStep:
-    G: nn.Module  # possibly DDP-wrapped
-    D: nn.Module  # possibly DDP-wrapped
+    G: nn.Module  # a models.Generator, possibly DDP-wrapped
+    D: nn.Module  # a models.Discriminator, possibly DDP-wrapped
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     loss: GanLoss
     loss_cfg: LossConfig
-    latent_dim: int
-    conditional: bool
-    info: bool
-    n_cont: int
-    sample_labels: callable  # (n, generator, device) -> Tensor | None
     device: torch.device
     amp: bool = False  # bf16 autocast, GPU only
 
@@ -61,45 +58,40 @@ class GanStep:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _latent(self, n: int, labels: Optional[torch.Tensor], gen: torch.Generator):
-        z = torch.randn(n, self.latent_dim, generator=gen, device=self.device)
-        if self.conditional:
-            return z, labels  # fake images of the same classes as the real batch
-        if self.info:
-            return z, self.sample_labels(n, gen, self.device)
-        return z, None
-
-    def _info_term(self, D: nn.Module, fake: torch.Tensor, codes: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        _, cat_logits, cont_pred = D.info(fake)
-        cont = z[:, self.latent_dim - self.n_cont :] if self.n_cont else z[:, :0]
-        return self.loss_cfg.info_weight * info_loss(cat_logits, codes, cont_pred, cont)
-
-    def _fake(self, n: int, labels: torch.Tensor, gen: torch.Generator, with_graph: bool):
-        z, g_labels = self._latent(n, labels, gen)
+    def _fake(self, n: int, labels: Optional[torch.Tensor], gen: torch.Generator, with_graph: bool):
+        z, g_labels = unwrap(self.G).sample_latent(n, labels, gen, self.device)
         if with_graph:  # kept for the G step that follows (one G forward per iteration)
             with self._autocast():
                 return self.G(z, g_labels).float(), z, g_labels
         with torch.no_grad(), self._autocast():
             return unwrap(self.G)(z, g_labels).float(), z, g_labels
 
-    def d_step(self, real, labels, fake, z, g_labels, gen: torch.Generator, stats: Stats) -> torch.Tensor:
-        D = self.D
-        d_labels = labels if self.conditional else None
-        fake = fake.detach()
+    def d_logits(self, D: nn.Module, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        """Every image D judges in a step passes here (the place for augmenting D's input)."""
         with self._autocast():
-            real_logits = D(real, d_labels).float()
-            fake_logits = D(fake, g_labels if self.conditional else None).float()
-            loss_d = self.loss.d_loss(real_logits, fake_logits)
+            return D(x, labels).float()
+
+    def _aux(self, D: nn.Module, fake, z, g_labels, stats: Stats, phase: str) -> Optional[torch.Tensor]:
+        term = D.aux_loss(fake, z, g_labels)
+        if term is None:
+            return None
+        term = self.loss_cfg.info_weight * term
+        stats.report(f"{D.aux_name}_{phase}", term)
+        return term
+
+    def d_step(self, real, labels, fake, z, g_labels, gen: torch.Generator, stats: Stats) -> torch.Tensor:
+        fake = fake.detach()
+        real_logits = self.d_logits(self.D, real, labels)
+        fake_logits = self.d_logits(self.D, fake, g_labels)
+        loss_d = self.loss.d_loss(real_logits, fake_logits)
         if self.loss.uses_gp:
-            gp = gradient_penalty(D, real, fake, d_labels, generator=gen,
+            gp = gradient_penalty(self.D, real, fake, labels, generator=gen,
                                   per_element=self.loss_cfg.gp_eps == "element")
             stats.report("gp", gp)
             loss_d = loss_d + self.loss_cfg.gp_weight * gp
-        if self.info:
-            # D's Q head learns to recover the codes from (detached) fakes.
-            inf = self._info_term(unwrap(self.D), fake, g_labels, z)
-            stats.report("info_d", inf)
-            loss_d = loss_d + inf
+        aux = self._aux(unwrap(self.D), fake, z, g_labels, stats, "d")  # e.g. Q learns the codes from fakes
+        if aux is not None:
+            loss_d = loss_d + aux
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -114,21 +106,22 @@ class GanStep:
 
     def g_step(self, fake, z, g_labels, stats: Stats) -> torch.Tensor:
         D = unwrap(self.D)
-        d_labels = g_labels if self.conditional else None
         _requires_grad(D, False)
         try:
-            with self._autocast():
-                loss_g = self.loss.g_loss(D(fake, d_labels).float())
-            if self.info:
-                inf = self._info_term(D, fake, g_labels, z)
-                stats.report("info_g", inf)
-                loss_g = loss_g + inf
+            fake_logits = self.d_logits(D, fake, g_labels)
+            loss_g = self.loss.g_loss(fake_logits)
+            aux = self._aux(D, fake, z, g_labels, stats, "g")
+            if aux is not None:
+                loss_g = loss_g + aux
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
         finally:
             _requires_grad(D, True)
         stats.report("loss_g", loss_g)
+        # D(G(z)) as the G step sees it: after D's update, before G's (the DCGAN tutorial's
+        # second D(G(z)) number); d_fake is the same before D's update.
+        stats.report("d_fake_g", self.loss.output(fake_logits.detach()))
         return loss_g
 
     def step(self, i: int, real: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, stats: Stats) -> None:
