@@ -180,3 +180,119 @@ def test_check_model_fails_before_data_and_keeps_the_rng():
     with pytest.raises(ConfigError, match="reaches 30x30, the image needs 32x32"):
         check_model(tiny(g_layers="convT 4w k4 s1 p0 bn relu, convT 2w bn relu, convT 1w bn relu, convT k2 s2 p1 tanh"),
                     (3, 32, 32))
+
+
+# ---------------------------------------------------------------- spectral norm in D
+
+import io  # noqa: E402
+
+from torch.nn.utils import parametrize  # noqa: E402
+
+from ganbench.losses import gradient_penalty  # noqa: E402
+
+
+def _sn_layers(D: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in D.modules() if parametrize.is_parametrized(m, "weight")]
+
+
+def _sigma(w: torch.Tensor) -> float:
+    return torch.linalg.matrix_norm(w.detach().flatten(1), ord=2).item()
+
+
+@pytest.mark.parametrize("name", ["dcgan", "wgan", "cdcgan", "infogan", "mlp", "cmlp"])
+def test_spectral_norm_bounds_every_described_d_layer(name):
+    torch.manual_seed(0)
+    m = build_models(tiny(name=name, n_cat=3, n_cont=1, d_spectral_norm=True), (1, 28, 28), 3)
+    convs_and_linears = [l for l in m.D.modules() if isinstance(l, (torch.nn.Conv2d, torch.nn.Linear))]
+    sn = _sn_layers(m.D)
+    # every layer of the description; InfoGAN's Q head (2 layers) is not part of it
+    assert len(sn) == len(convs_and_linears) - (2 if name == "infogan" else 0) > 0
+    assert not any(isinstance(l, torch.nn.modules.batchnorm._BatchNorm) for l in m.D.modules())
+    lab = m.sample_labels(8, torch.Generator().manual_seed(0), "cpu")
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        for layer in sn:  # raw sigma 5: the normalised weight must still have sigma 1
+            raw = layer.parametrizations.weight.original
+            raw.mul_(5.0 / _sigma(raw))
+        # Training forwards, one power iteration each; it converges slowly where the top two
+        # singular values are close, as in these random matrices.
+        for _ in range(100):
+            m.D(x, lab if m.conditional else None)
+    for layer in sn:
+        assert _sigma(layer.weight) == pytest.approx(1.0, abs=1e-2)  # power iteration: an estimate
+        assert _sigma(layer.parametrizations.weight.original) == pytest.approx(5.0)
+
+
+def test_spectral_norm_replaces_the_family_batchnorm_and_keeps_parameter_counts():
+    sn = build_models(tiny(d_spectral_norm=True), (3, 32, 32), 0)
+    wgan = build_models(tiny(name="wgan"), (3, 32, 32), 0)
+    count = lambda mod: sum(p.numel() for p in mod.parameters())  # noqa: E731
+    assert count(sn.D) == count(wgan.D) == PINS[("wgan", 32, 3)][1]
+    assert count(sn.G) == PINS[("dcgan", 32, 3)][0]  # G untouched
+    assert not _sn_layers(sn.G)
+    kinds = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.modules.batchnorm._BatchNorm, torch.nn.LeakyReLU)
+    layers = lambda mod: [type(l).__name__.replace("Parametrized", "") for l in mod.modules() if isinstance(l, kinds)]  # noqa: E731
+    assert layers(sn.D) == layers(wgan.D) == ["Conv2d", "LeakyReLU"] * 3 + ["Conv2d"]
+
+
+def test_sn_token_round_trips_and_marks_one_layer():
+    layers = parse_layers("conv 2w sn lrelu0.2, conv 4w lrelu0.2, linear sn", 4, "x")
+    assert [l.sn for l in layers] == [True, False, True]
+    assert layers_text(layers) == "conv 8 k4 s2 p1 sn lrelu0.2, conv 16 k4 s2 p1 lrelu0.2, linear sn"
+    assert parse_layers(layers_text(layers), 1, "x") == layers
+    m = build_models(tiny(d_layers="conv 2w sn lrelu0.2, conv 4w lrelu0.2, linear"), (1, 28, 28), 0)
+    assert len(_sn_layers(m.D)) == 1
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(d_layers="conv 1w lrelu, conv 2w bn sn lrelu, conv k8 s1 p0", ), "model.d_layers layer 2/3"),
+    (dict(d_layers="conv 1w lrelu, conv 2w bn lrelu, conv k8 s1 p0", d_spectral_norm=True), "spectral norm replaces BatchNorm"),
+    (dict(arch="dcgan28-bn-all", d_spectral_norm=True), "model.arch=dcgan28-bn-all D layer 1/3"),
+    (dict(g_layers="convT 4w k8 s1 p0 sn relu, convT 2w bn relu, convT k4 s2 p1 tanh"), "sn is for D's layers"),
+])
+def test_spectral_norm_refusals_are_one_line(kw, match):
+    shape = (1, 28, 28) if "arch" in kw else (3, 32, 32)
+    assert match in _one_line_error(tiny(**kw), shape)
+
+
+def test_dcgan_init_reaches_the_stored_weight_and_sigma_fits_it_at_once():
+    torch.manual_seed(0)
+    m = build_models(tiny(name="wgan", ndf=16, d_spectral_norm=True), (3, 32, 32), 0)
+    m.D.eval()  # no power iteration: sigma must already fit the initialised weight
+    for layer in _sn_layers(m.D):
+        raw = layer.parametrizations.weight.original
+        assert raw.std().item() == pytest.approx(0.02, rel=0.25)  # N(0, 0.02), not kaiming-uniform
+        # 15 power iterations, as torch's registration; without the restart sigma is 8 to 50 here
+        assert _sigma(layer.weight) == pytest.approx(1.0, abs=0.05)
+
+
+def test_spectral_norm_state_survives_save_and_weights_only_load():
+    cfg = tiny(name="cdcgan", d_spectral_norm=True)
+    torch.manual_seed(0)
+    a = build_models(cfg, (1, 28, 28), 3)
+    x, lab = torch.rand(4, 1, 28, 28) * 2 - 1, torch.tensor([0, 1, 2, 0])
+    with torch.no_grad():
+        for _ in range(3):
+            a.D(x, lab)  # moves u, v away from their start
+    buf = io.BytesIO()
+    torch.save(a.D.state_dict(), buf)
+    buf.seek(0)
+    torch.manual_seed(1)
+    b = build_models(cfg, (1, 28, 28), 3)
+    b.D.load_state_dict(torch.load(buf, weights_only=True))
+    a.D.eval(), b.D.eval()
+    with torch.no_grad():
+        assert torch.equal(a.D(x, lab), b.D(x, lab))
+    assert any(k.endswith("_u") for k in b.D.state_dict())
+
+
+def test_spectral_norm_critic_takes_the_gradient_penalty():
+    torch.manual_seed(0)
+    m = build_models(tiny(name="wgan", d_spectral_norm=True), (1, 28, 28), 0)
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(3, 1, 28, 28) * 2 - 1
+    fake = m.G(torch.randn(3, 8, generator=gen))
+    d = m.D(real).mean() - m.D(fake.detach()).mean()  # two forwards, one backward
+    (d + gradient_penalty(m.D, real, fake.detach(), None, gen)).backward()
+    grads = [p.grad for p in m.D.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)

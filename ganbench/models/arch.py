@@ -12,20 +12,33 @@ One layer is one short string, layers separated by ',' (or ';'):
     convT 4w k5 s2 p2 o1 bn relu   output padding 1: k5 stride 2 doubles the size (Keras 'same')
     linear 128@7 bn relu           linear to 128 x 7 x 7, reshaped to a 7x7 map for the next conv
     convT k4 s2 p1 tanh nobias     the output layer: no width (the image's channels; 1 logit in D)
+    conv 2w sn lrelu0.2            spectral norm on the weight (D only; model.d_spectral_norm marks all)
 
 Widths: `N` channels/units, or `Nw` = N x the base width (ngf in G, ndf in D; `0.5w` allowed).
 Defaults: k4 s2 p1, no BatchNorm, no activation, no dropout, bias unless BatchNorm follows.
 Each layer runs op -> BatchNorm -> activation -> dropout. Activations in G are in-place;
 in D they are not (D is differentiated twice for the gradient penalty).
+
+Spectral norm (Miyato et al. 2018, torch's parametrization: one power iteration per training
+forward) divides a D layer's weight by its largest singular value, so each layer is at most
+1-Lipschitz. It replaces BatchNorm in D, as in SNGAN and StudioGAN (whose D blocks skip BN
+when SN is on): BN's per-batch rescaling undoes the bound and mixes real and fake batches.
+So `sn` and `bn` in one D layer are refused, and model.d_spectral_norm drops the BN of the
+family's own D layout (dcgan's D becomes wgan's, normalised). G takes no `sn` here: G is what
+gets exported, and nothing here has measured SN in G (BigGAN / SAGAN use it there).
 """
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import Callable, Optional
 
+import torch
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ganbench.errors import ConfigError
 from ganbench.registry import Registry
@@ -49,6 +62,7 @@ class Layer:
     slope: float = 0.2  # lrelu negative slope
     dropout: float = 0.0
     bias: bool = True
+    sn: bool = False  # spectral norm on the weight (D only)
 
     def text(self) -> str:
         parts = [self.op]
@@ -60,6 +74,8 @@ class Layer:
                 parts.append(f"o{self.out_pad}")
         if self.bn:
             parts.append("bn")
+        if self.sn:
+            parts.append("sn")
         if self.act != "none":
             parts.append(f"lrelu{self.slope:g}" if self.act == "lrelu" else self.act)
         if self.dropout:
@@ -101,8 +117,8 @@ def parse_layer(text: str, base: int, where: str) -> Layer:
                     kw["size"] = int(size)
             elif re.fullmatch(r"[kspo]\d+", tok):
                 kw[{"k": "kernel", "s": "stride", "p": "padding", "o": "out_pad"}[tok[0]]] = int(tok[1:])
-            elif tok == "bn":
-                kw["bn"] = True
+            elif tok in ("bn", "sn"):
+                kw[tok] = True
             elif tok in ("relu", "tanh", "none"):
                 kw["act"] = tok
             elif tok.startswith("lrelu"):
@@ -118,7 +134,7 @@ def parse_layer(text: str, base: int, where: str) -> Layer:
         except ValueError:
             raise ConfigError(
                 f"{where}: unknown token {tok!r} in {text.strip()!r} (expected a width N, Nw or N@SIZE, "
-                "kN sN pN oN, bn, relu, lreluSLOPE, tanh, dropRATE, bias, nobias)"
+                "kN sN pN oN, bn, sn, relu, lreluSLOPE, tanh, dropRATE, bias, nobias)"
             ) from None
     kw["bias"] = (not kw.get("bn", False)) if bias is None else bias
     return Layer(**kw)
@@ -204,11 +220,22 @@ def resolve_arch(cfg, image_shape, default: Callable[[], Arch]) -> Arch:
         arch = default()
     g = parse_layers(cfg.g_layers, cfg.ngf, "model.g_layers") if cfg.g_layers else arch.g
     d = parse_layers(cfg.d_layers, cfg.ndf, "model.d_layers") if cfg.d_layers else arch.d
+    if cfg.d_spectral_norm:
+        d = spectral_d(d, family=not cfg.arch and not cfg.d_layers)
     init = cfg.init or arch.init
     if init not in INITS:
         raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
     src = ("model.g_layers" if cfg.g_layers else arch.src[0], "model.d_layers" if cfg.d_layers else arch.src[1])
     return Arch(g, d, init, src)
+
+
+def spectral_d(layers: tuple[Layer, ...], family: bool) -> tuple[Layer, ...]:
+    """Every D layer with spectral norm (model.d_spectral_norm). The family's own layout loses
+    its BatchNorm and gets back the bias BN made redundant (dcgan's D becomes wgan's); a
+    written description keeps what it says, and check_arch refuses bn with sn there."""
+    if family:
+        layers = tuple(replace(layer, bn=False, bias=True) if layer.bn else layer for layer in layers)
+    return tuple(replace(layer, sn=True) for layer in layers)
 
 
 # ---------------------------------------------------------------- shapes and building
@@ -273,10 +300,23 @@ def trace(layers: tuple[Layer, ...], in_shape: tuple, out_shape: tuple, where: s
     return shapes
 
 
+def _check_sn(arch: Arch) -> None:
+    for i, layer in enumerate(arch.g, 1):
+        if layer.sn:
+            raise ConfigError(f"{arch.src[0]} layer {i}/{len(arch.g)} ({layer.text()}): sn is for D's layers "
+                              "(G is what gets exported, and SN in G is not measured here); drop it")
+    for i, layer in enumerate(arch.d, 1):
+        if layer.sn and layer.bn:
+            raise ConfigError(f"{arch.src[1]} layer {i}/{len(arch.d)} ({layer.text()}): spectral norm replaces "
+                              "BatchNorm in D (as in SNGAN; BN's batch rescaling undoes SN's bound): drop bn "
+                              "from this layer, or drop sn / model.d_spectral_norm")
+
+
 def check_arch(arch: Arch, in_dim: int, image_shape, d_in_channels: Optional[int] = None) -> None:
     """Validate a description for this image shape without building it."""
     if not arch.g or not arch.d:
         raise ConfigError("a description needs G and D layers (model.g_layers and model.d_layers)")
+    _check_sn(arch)
     c, h, w = image_shape
     if arch.g[-1].op == "linear" and h != w and arch.g[-1].size:
         raise ConfigError("model.g_layers: the output layer cannot reshape")
@@ -319,6 +359,8 @@ def build_layers(layers: tuple[Layer, ...], in_shape: tuple, out_shape: tuple, i
             extra = {"output_padding": layer.out_pad} if layer.out_pad else {}
             mods.append(conv(prev[0], shape[0], layer.kernel, layer.stride, layer.padding, bias=layer.bias, **extra))
             bn = nn.BatchNorm2d(shape[0]) if layer.bn else None
+        if layer.sn:
+            spectral_norm(mods[-1])  # in place: .weight becomes weight / sigma, the raw one is stored
         if bn is not None:
             mods.append(bn)
         mods += _act(layer, inplace)
@@ -336,6 +378,22 @@ def apply_init(arch: Arch, *modules: nn.Module) -> None:
     if arch.init == "dcgan":
         for m in modules:
             m.apply(dcgan_init)
+            m.apply(_restart_power_iteration)
+
+
+@torch.no_grad()
+def _restart_power_iteration(m: nn.Module) -> None:
+    """A spectrally normalised weight that was just re-initialised gets its singular vectors
+    re-converged, as torch's registration does (15 power iterations): its sigma then fits the
+    new weight from the first forward, in eval mode too."""
+    if not parametrize.is_parametrized(m, "weight"):
+        return
+    sn, raw = m.parametrizations.weight[0], m.parametrizations.weight.original
+    was = sn.training
+    sn.train()  # the power iteration runs in training mode only
+    for _ in range(15):
+        sn(raw)
+    sn.train(was)
 
 
 # ---------------------------------------------------------------- named descriptions from the seeds
