@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from ganbench import config as C
@@ -49,8 +51,11 @@ def test_flatten_gives_dotted_params():
 
 def test_config_is_frozen():
     cfg = C.RunConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'epochs'"):
         cfg.train.epochs = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'train'"):
+        cfg.train = C.TrainConfig(epochs=3)  # type: ignore[misc]
+    assert cfg.train.epochs == C.TrainConfig().epochs  # nothing changed
 
 
 def test_yaml_file_load_and_errors(tmp_path):

@@ -33,7 +33,24 @@ def test_sgd():
 
 
 def test_sgd_ignores_betas():
-    build_optimizer(OptimConfig(name="sgd", lr=0.1, beta1=5.0), params())
+    # beta1=5.0 would be refused by Adam; SGD neither checks nor uses the betas.
+    lin = torch.nn.Linear(3, 1, bias=False)
+    w0 = lin.weight.detach().clone()
+    opt = build_optimizer(OptimConfig(name="sgd", lr=0.1, beta1=5.0, beta2=7.0, momentum=0.5), lin.parameters())
+    assert isinstance(opt, torch.optim.SGD)
+    g = opt.param_groups[0]
+    assert "betas" not in g and (g["lr"], g["momentum"]) == (0.1, 0.5)
+    # Two steps of heavy-ball momentum, by hand: v1 = g1, w1 = w0 - lr*v1; v2 = m*v1 + g2, w2 = w1 - lr*v2.
+    x1, x2 = torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[-1.0, 0.5, 2.0]])
+    for x in (x1, x2):
+        opt.zero_grad()
+        lin(x).sum().backward()  # d/dw of w.x is x
+        opt.step()
+    v2 = 0.5 * x1 + x2
+    expected = w0 - 0.1 * x1 - 0.1 * v2
+    torch.testing.assert_close(lin.weight.detach(), expected)
+    with pytest.raises(ConfigError, match="beta1"):  # the same config is refused where betas matter
+        build_optimizer(OptimConfig(name="adam", lr=0.1, beta1=5.0), params())
 
 
 def test_steps():
