@@ -18,7 +18,7 @@ from ganbench.metrics.classifier import classifier_backbone
 from ganbench.metrics.evaluate import Evaluator
 from ganbench.metrics.frechet import frechet_distance, stats_from_features
 from ganbench.metrics.kid import kid
-from ganbench.metrics.real_images import iter_images, load_source
+from ganbench.metrics.real_images import iter_images, load_source, source_labels
 from ganbench.metrics.stats_cache import real_stats
 from ganbench.models import GanModels, build_models
 
@@ -133,10 +133,46 @@ def test_evaluator_names_protocol_and_modes(digits_cnn, tmp_path):
     assert m3 == metrics and p3["stats_cache"] == "hit"
 
 
-def test_evaluator_conditional_models_cycle_classes(digits_cnn, tmp_path):
-    ev = Evaluator(EvalConfig(n_gen=300, cache_dir=str(tmp_path), kid_subsets=5), DIGITS, backbone=digits_cnn)
-    metrics, _ = ev.evaluate(_debug_models("cdcgan", classes=10))
-    assert "fid300_digitscnn" in metrics
+class _ClassOracle(nn.Module):
+    """A conditional 'generator' that answers each label with a real digit of that class
+    (the k-th request for a class gets its k-th image) and records the labels it was given."""
+
+    def __init__(self, images, labels):
+        super().__init__()
+        self.by_class = [images[labels == c] for c in range(10)]
+        self.calls: list[torch.Tensor] = []
+
+    def forward(self, z, labels):
+        self.calls.append(labels.clone())
+        seen = torch.cat(self.calls)
+        out = []
+        for j, c in enumerate(labels.tolist(), start=len(seen) - len(labels)):
+            k = int((seen[:j] == c).sum())  # earlier requests for class c
+            out.append(self.by_class[c][k % len(self.by_class[c])])
+        return torch.stack(out)
+
+
+def test_evaluator_conditional_models_cycle_classes(digits, digits_cnn, tmp_path):
+    n = 600  # more than one generator batch (GEN_BATCH 250): cycling runs on across batches
+    ev = Evaluator(EvalConfig(n_gen=n, cache_dir=str(tmp_path), kid_subsets=5), DIGITS, backbone=digits_cnn)
+    # A real conditional model: the labels G is given cycle 0..9 over the whole sample.
+    models = _debug_models("cdcgan", classes=10)
+    given = []
+    models.G.register_forward_pre_hook(lambda mod, args: given.append(args[1].clone()))
+    metrics, _ = ev.evaluate(models)
+    assert [len(b) for b in given] == [250, 250, 100]
+    labels = torch.cat(given)
+    assert torch.equal(labels, torch.arange(n) % 10)
+    assert torch.bincount(labels, minlength=10).tolist() == [n // 10] * 10
+    assert np.isfinite(metrics[f"fid{n}_digitscnn"])
+    # Its effect on the class scores: a G that draws a real digit of the class asked for gets
+    # every class its full share (a G given one class only would score 0.1 coverage).
+    src = load_source(DIGITS, verbose=False)
+    oracle = _ClassOracle(digits, source_labels(src, np.arange(src.num_images)))
+    metrics, _ = ev.evaluate(GanModels(oracle, models.D, 16, 10, True, False))
+    assert torch.equal(torch.cat(oracle.calls), labels)
+    assert metrics[f"class_coverage{n}_digitscnn"] == 1.0
+    assert metrics[f"cs{n}_digitscnn"] > 8.0  # sharp and spread over the 10 classes (at most 10)
 
 
 def test_fid_needs_more_samples_than_dims(digits_cnn, tmp_path):
