@@ -3,6 +3,7 @@ force, and planted copies of training images found (and novel samples left alone
 space, with the grid and its sidecar written."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -10,14 +11,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
-from ganbench.config import DataConfig
+from ganbench.config import DataConfig, EvalConfig
 from ganbench.errors import ConfigError
+from ganbench.metrics import sources
+from ganbench.metrics.backbones import Backbone
 from ganbench.metrics import neighbours as NB
 from ganbench.metrics.nearest import NearestConfig, NearestJob, pixel_spaces
+from ganbench.metrics.cli import add_fid_parser
+from ganbench.metrics.evaluate import Evaluator
 from ganbench.metrics.real_images import ImageSet, iter_images, load_source
 from ganbench.metrics.ssim import gaussian_window, ssim
 from ganbench.metrics.uniqueness import check
+from ganbench.models import GanModels
 
 DIGITS = DataConfig(name="digits", resolution=28, channels=1)
 PLANTED = {5: 17, 11: 400, 23: 1203}  # sample index -> the training image copied exactly
@@ -45,6 +52,18 @@ def planted(train):
 def pooled(x: torch.Tensor) -> np.ndarray:
     """A stand-in feature space: 7x7 average-pooled pixels."""
     return F.avg_pool2d(x, 4).flatten(1).numpy()
+
+
+class _PooledBackbone(Backbone):
+    """7x7 average-pooled pixels as features: the Evaluator and `ganbench fid` paths without
+    training a classifier CNN."""
+    name, dim, weights_hash = "pooled", 49, "none"
+
+    def __init__(self):
+        super().__init__(torch.nn.AvgPool2d(4))
+
+    def _forward(self, x):
+        return self.net(x).flatten(1), None
 
 
 def test_ssim_of_identical_images_is_one():
@@ -141,3 +160,60 @@ def test_image_set_of_a_source_streams_in_dataset_order(train):
     first = next(iter_images(src, DIGITS, np.arange(3)))
     assert torch.equal(train.take(np.array([0, 1, 2])), first)
     assert sum(len(b) for b in train.stream(700)) == train.n == 1797
+
+
+class _Replay(nn.Module):
+    """A 'generator' that returns stored images in order."""
+
+    def __init__(self, images):
+        super().__init__()
+        self.images, self.i = images, 0
+
+    def forward(self, z, labels=None):
+        out = self.images[self.i : self.i + len(z)]
+        self.i += len(z)
+        return out
+
+
+def test_evaluator_runs_the_check_on_its_samples_when_asked(planted, tmp_path):
+    bb = _PooledBackbone()
+    cfg = EvalConfig(n_gen=40, metric="kid", kid_subsets=5, kid_subset_size=20, cache_dir=str(tmp_path))
+    models = GanModels(G=_Replay(planted), D=nn.Identity(), latent_dim=4, num_classes=0, conditional=False, info=False)
+    ev = Evaluator(cfg, DIGITS, backbone=bb, nearest=NearestConfig(k=3, rows=5, grid=str(tmp_path / "nn.png")))
+    metrics, protocol = ev.evaluate(models)
+    copies = len(PLANTED) + len(NOISED)
+    assert metrics["nn40_mse_too_close"] == metrics["nn40_ssim_too_close"] == copies / 40
+    assert metrics["nn40_mse_min"] == 0 and metrics["nn40_pooled_too_close"] == copies / 40
+    assert protocol["nearest_grid"] == str(tmp_path / "nn.png") and (tmp_path / "nn.json").is_file()
+    assert protocol["nearest_train"] == "digits train (1797 images)"
+    # Without nearest= the family is skipped, and says how to ask for it.
+    plain = Evaluator(cfg, DIGITS, backbone=bb)
+    m2, p2 = plain.evaluate(GanModels(G=_Replay(planted), D=nn.Identity(), latent_dim=4, num_classes=0,
+                                      conditional=False, info=False))
+    assert not any(k.startswith("nn40") for k in m2) and "nearest=" in p2["nearest_skipped"]
+
+
+def test_ganbench_fid_nearest_grid_from_npy_against_a_folder(planted, train, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sources, "resolve_backbone", lambda *a: _PooledBackbone())
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i in range(60):  # the first 60 digits as PNG files; the planted copies 5 and 11 are of #17 and #400
+        x = train.take(np.array([i if i != 50 else 400]))[0, 0]
+        Image.fromarray(((x + 1) * 127.5).round().byte().numpy(), mode="L").save(folder / f"{i:03d}.png")
+    gen = torch.cat([planted[:30], train.take(np.array([17]))])  # one more exact copy at index 30
+    np.save(tmp_path / "gen.npy", gen.numpy())
+    p = argparse.ArgumentParser(prog="ganbench")
+    add_fid_parser(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(["fid", str(tmp_path / "gen.npy"), str(folder), "--backbone", "pooled",
+                         "--nearest", "3", "--nearest-grid", str(tmp_path / "g.png"), "--set", "eval.kid_subsets=2",
+                         "--set", "eval.kid_subset_size=10"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    m = out["metrics"]
+    # Samples 5 (#17), 11 (#400) and 30 (#17) have exact copies in the folder; 23 (#1203) does not.
+    assert m["nn31_mse_too_close"] == pytest.approx(3 / 31) and m["nn31_mse_min"] == 0
+    side = json.loads((tmp_path / "g.json").read_text())
+    assert {r["sample"] for r in side["rows"][:3]} == {5, 11, 30}
+    assert side["rows"][0]["neighbours"][0]["train"].endswith((".png"))
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.size == (4 * 30 + 2, 16 * 30 + 2)

@@ -150,7 +150,8 @@ def _nearest(inp: MetricInput) -> MetricResult:
     u = uniqueness_check(inp.nearest, inp.backbone.name, inp.gen.features,
                          None if train is None else train.features)
     if not u.spaces:
-        return MetricResult(skipped=f"no images or features to compare: {u.protocol}")
+        return MetricResult(protocol=u.protocol, skipped="neither pixels nor features on both sides (see "
+                                                         "nearest_pixels_skipped, nearest_features_skipped)")
     values = {}
     for s in u.spaces:
         name = metric_name("nn", u.n, s.name)
