@@ -1,8 +1,6 @@
 """Every registered model at every size it supports: shapes, ranges, labels, GP-ability."""
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 import torch
 from torch import nn
@@ -208,14 +206,6 @@ def test_infogan_q_head_trains_generator():
     _, cat, cont = m.D.info(m.G(z, codes))
     info_loss(cat, codes, cont, z[:, -m.n_cont:]).backward()
     assert all(p.grad is not None for p in m.G.parameters())
-
-
-def test_no_distributed_imports():
-    root = pathlib.Path(__file__).resolve().parents[1] / "ganbench"
-    files = list((root / "models").glob("*.py")) + [root / "losses.py", root / "optim.py"]
-    for f in files:
-        text = f.read_text()
-        assert "torch.distributed" not in text and "import ray" not in text, f
 
 
 @pytest.mark.parametrize("name", CONV)
