@@ -16,10 +16,51 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _session_cache(tmp_path_factory):
-    """Backbones and real statistics are cached once per test session, never in ~/.cache."""
-    os.environ["GANBENCH_CACHE"] = str(tmp_path_factory.mktemp("ganbench-cache"))
+def _session_cache(tmp_path_factory) -> Path:
+    """Backbones and real statistics are cached once per test session, never in ~/.cache.
+    Subprocesses and Ray workers started by the tests inherit it."""
+    path = tmp_path_factory.mktemp("ganbench-cache")
+    os.environ["GANBENCH_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_schema_once(tmp_path_factory):
+    """A new SQLite MLflow store runs MLflow's ~60 schema migrations (seconds of CPU) and nearly
+    every test opens a new one in its own folder. Migrate one template per session and copy it
+    (SQLite's backup API) into each new, still empty store instead. Only the table creation is
+    replaced: the stores, their URIs and files are the ones the tests use. Other backends, and
+    subprocesses, create their tables as usual."""
+    import sqlite3
+    from contextlib import closing
+
+    from mlflow.store.db import utils as db_utils
+    from mlflow.store.model_registry import sqlalchemy_store as registry_store
+
+    original = db_utils._initialize_tables
+    template = tmp_path_factory.mktemp("mlflow-schema") / "mlflow.db"
+
+    def is_empty(conn) -> bool:
+        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+    def initialize(engine):
+        path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return original(engine)
+        if not template.exists():
+            original(db_utils.create_sqlalchemy_engine(f"sqlite:///{template}"))
+        engine.dispose()  # no pooled connection holds the empty file while it is filled
+        with closing(sqlite3.connect(path)) as dst:
+            if not is_empty(dst):  # half-made by someone else: let MLflow finish it
+                return original(engine)
+            with closing(sqlite3.connect(template)) as src:
+                src.backup(dst)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(db_utils, "_initialize_tables", initialize)
+    mp.setattr(registry_store, "_initialize_tables", initialize)
     yield
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +71,11 @@ def _isolated_cwd(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def metrics_cache(tmp_path_factory):
-    """One cache dir for the metrics tests, so the digits CNN is trained once per session."""
-    path = tmp_path_factory.getbasetemp() / "ganbench-metrics-cache"
-    path.mkdir(exist_ok=True)
-    return path
+def metrics_cache(_session_cache) -> Path:
+    """The session's cache dir, named for tests that pass it explicitly (eval.cache_dir): the
+    digits CNN (seconds to a minute of CPU to train) is trained once per session, shared by
+    the metrics tests and every training run that evaluates."""
+    return _session_cache
 
 
 @pytest.fixture(scope="module")
