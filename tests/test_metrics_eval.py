@@ -105,7 +105,7 @@ def test_evaluator_names_protocol_and_modes(digits_cnn, tmp_path):
     bn_before = {k: v.clone() for k, v in models.G.state_dict().items()}
     metrics, protocol = ev.evaluate(models)
     assert models.G.training
-    for kind in ("fid", "kid", "cs", "class_coverage", "mem", "mifid"):
+    for kind in ("fid", "kid", "cs", "class_coverage", "class_share_min", "class_share_max", "mem", "mifid"):
         assert f"{kind}500_digitscnn" in metrics, kind
     for name in ("kid500_digitscnn_std", "pr5003_digitscnn_precision", "pr5003_digitscnn_recall",
                  "dc5005_digitscnn_density", "dc5005_digitscnn_coverage", "fid500_digitscnn_floor",

@@ -8,7 +8,7 @@ from scipy import linalg
 
 from ganbench.config import EvalConfig
 from ganbench.errors import ConfigError
-from ganbench.metrics.classes import class_coverage, classifier_score
+from ganbench.metrics.classes import class_coverage, class_shares, classifier_score
 from ganbench.metrics.frechet import frechet_distance, stats_from_features
 from ganbench.metrics.kid import kid
 from ganbench.metrics.memorization import memorization_summary, mifid, nearest_cosine_distance
@@ -96,3 +96,10 @@ def test_metric_names_carry_count_and_backbone():
     assert metric_key(EvalConfig(n_gen=10000, metric="kid"), "inception") == "kid10k_inception"
     with pytest.raises(ConfigError, match="eval.metric must be one of: fid, kid"):
         metric_key(EvalConfig(metric="is"), "inception")
+
+
+def test_class_shares_count_argmax_labels():
+    probs = np.eye(4)[[0, 0, 0, 1, 2, 2, 3, 3]]  # 3/8 of class 0, 1/8 of class 1
+    shares = class_shares(probs * 0.7 + 0.075, 4)  # soft but the same argmax
+    assert shares.tolist() == [0.375, 0.125, 0.25, 0.25]
+    assert class_shares(np.eye(5)[[4, 4]], 5).tolist() == [0, 0, 0, 0, 1.0]  # an unseen class has share 0

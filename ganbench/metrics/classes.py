@@ -17,6 +17,11 @@ def classifier_score(probs) -> float:
 def class_coverage(probs, num_classes: int) -> float:
     """Fraction of classes that get at least half their uniform share of the generated
     samples' argmax labels: 1.0 = no class starved; low = mode collapse onto few classes."""
+    return float((class_shares(probs, num_classes) >= 0.5 / num_classes).mean())
+
+
+def class_shares(probs, num_classes: int) -> np.ndarray:
+    """Each class's share of the samples' argmax labels (sums to 1). Its min and max say how
+    uneven the generator's classes are: 0.1 each is a perfectly balanced 10-class model."""
     pred = np.asarray(probs).argmax(axis=1)
-    share = np.bincount(pred, minlength=num_classes) / max(1, len(pred))
-    return float((share >= 0.5 / num_classes).mean())
+    return np.bincount(pred, minlength=num_classes) / max(1, len(pred))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ganbench.config import EvalConfig
 from ganbench.metrics.backbones import Backbone
-from ganbench.metrics.classes import class_coverage, classifier_score
+from ganbench.metrics.classes import class_coverage, class_shares, classifier_score
 from ganbench.metrics.frechet import frechet_distance
 from ganbench.metrics.kid import kid
 from ganbench.metrics.memorization import MIFID_EPS, memorization_summary, mifid, nearest_cosine_distance
@@ -122,8 +122,11 @@ def _classes(inp: MetricInput) -> MetricResult:
         why = ("the Inception Score needs a 1008-way logits head, which this backbone does not give"
                if inp.backbone.name == "inception" else f"backbone {inp.backbone.name} is not a classifier")
         return _skip(why)
+    shares = class_shares(inp.gen_probs, inp.backbone.num_classes)
     return MetricResult({inp.name("cs"): classifier_score(inp.gen_probs),
-                         inp.name("class_coverage"): class_coverage(inp.gen_probs, inp.backbone.num_classes)})
+                         inp.name("class_coverage"): class_coverage(inp.gen_probs, inp.backbone.num_classes),
+                         inp.name("class_share_min"): float(shares.min()),
+                         inp.name("class_share_max"): float(shares.max())})
 
 
 @METRICS.register("memorization", "distance of each sample to its nearest training image, and MiFID")
