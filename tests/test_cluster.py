@@ -78,7 +78,7 @@ def test_tune_study_as_a_ray_job_with_mlflow_server_and_postgres(ray_head, tmp_p
             f"--out {tmp_path / 'runs'} --set train.epochs=2 --set eval.n_gen=1000"
         )
         r = _submit(ray_head, entry, runtime_env={"env_vars": {
-            "MLFLOW_TRACKING_URI": mlflow_server.uri, "GANBENCH_CACHE": str(tmp_path / "cache")}})
+            "MLFLOW_TRACKING_URI": mlflow_server.uri, "GANBENCH_CACHE": os.environ["GANBENCH_CACHE"]}})
         out = r.stdout + r.stderr
         assert r.returncode == 0 and "succeeded" in out, out[-5000:]
         origin = next(line for line in out.splitlines() if line.startswith("GANBENCH_FROM"))

@@ -55,32 +55,51 @@ def local_ray(s3):
 
 
 def _train_workers() -> list[psutil.Process]:
+    """This test's Ray Train workers: descendants of this process (the local Ray's raylet is
+    our child), never another Ray's on the same machine."""
     procs = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = p.cmdline()
+        except psutil.Error:  # gone meanwhile
+            continue
         if cmd and cmd[0].startswith("ray::RayTrainWorker"):
             procs.append(p)
     return procs
 
 
-def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path):
-    epochs = 6
-    cfg = C.with_updates(get_preset("debug"), train={"epochs": epochs, "max_steps_per_epoch": 12})
+# One configuration for both Ray Train tests: the undisturbed 2-worker run on S3 is also the
+# reference the killed run must end at (one worker-group start fewer than a run per test).
+EPOCHS = 4
+CFG = C.with_updates(get_preset("debug"), train={"epochs": EPOCHS, "max_steps_per_epoch": 12})
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3, tmp_path_factory):
+    """The undisturbed run: 2 workers, checkpoints on S3, MLflow in a folder of its own."""
+    here, cwd = tmp_path_factory.mktemp("s3-run"), os.getcwd()
+    os.chdir(here)  # the default MLflow store (./mlflow.db) goes here, not into the repository
+    try:
+        yield train(CFG, workers=2, out=f"{s3}/runs"), here
+    finally:
+        os.chdir(cwd)
+
+
+def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path, s3_run):
     result, errors, killed = {}, [], {}
 
     def run():
         try:
-            result.update(train(cfg, workers=2, out=tmp_path / "runs", max_failures=2).to_dict())
+            result["res"] = train(CFG, workers=2, out=tmp_path / "runs", max_failures=2)
         except BaseException as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
 
     t = threading.Thread(target=run)
     t.start()
-    deadline = time.time() + 240
-    while time.time() < deadline and t.is_alive():
-        ckpts = list((tmp_path / "runs").glob("*/checkpoint_epoch_0003"))
-        workers = _train_workers()
-        if ckpts and len(workers) == 2:
+    while t.is_alive():  # no deadline of our own: a loaded machine starts Ray slowly (pytest-timeout guards)
+        ckpts = list((tmp_path / "runs").glob("*/checkpoint_epoch_0002"))
+        workers = _train_workers() if ckpts else []
+        if len(workers) == 2:
             # A real process kill, as an OOM killer or a lost node would do it.
             victim = max(workers, key=lambda p: p.pid)
             killed["after"] = sorted(p.name for p in ckpts[0].parent.glob("checkpoint_epoch_*"))
@@ -88,55 +107,59 @@ def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path):
             killed["pid"] = victim.pid
             break
         time.sleep(0.05)
-    t.join(timeout=400)
+    t.join()
     assert not errors, errors
     assert killed, "the run ended before a worker could be killed: make epochs longer"
-    assert int(killed["after"][-1][-4:]) < epochs, "the kill must land before the last epoch"
+    assert int(killed["after"][-1][-4:]) < EPOCHS, "the kill must land before the last epoch"
+    assert not psutil.pid_exists(killed["pid"])
+    res = result["res"]
 
-    _, disturbed = load_checkpoint(result["last_checkpoint"])
-    assert disturbed["epoch"] == epochs
-
-    clean = train(cfg, workers=2, out=tmp_path / "clean")
+    _, disturbed = load_checkpoint(res.last_checkpoint)
+    assert disturbed["epoch"] == EPOCHS
+    clean = s3_run[0]
     _, undisturbed = load_checkpoint(clean.last_checkpoint)
+    assert undisturbed["epoch"] == EPOCHS
     for net in ("G", "D"):
         for k, v in undisturbed[net].items():
             assert torch.allclose(v.float(), disturbed[net][k].float(), atol=1e-5), f"{net}.{k} differs"
 
-    client = MlflowClient(result["tracking_uri"])
+    client = MlflowClient(res.tracking_uri)
     for key in ("loss_d", "epoch", "images_per_s"):
-        steps = [m.step for m in client.get_metric_history(result["run_id"], key)]
-        assert sorted(steps) == list(range(1, epochs + 1)), f"{key}: {steps} (lost or duplicated epochs)"
-    clean_hist = {m.step: m.value for m in client.get_metric_history(clean.run_id, "loss_d")}
-    for m in client.get_metric_history(result["run_id"], "loss_d"):
+        steps = [m.step for m in client.get_metric_history(res.run_id, key)]
+        assert sorted(steps) == list(range(1, EPOCHS + 1)), f"{key}: {steps} (lost or duplicated epochs)"
+    clean_hist = {m.step: m.value for m in MlflowClient(clean.tracking_uri).get_metric_history(clean.run_id, "loss_d")}
+    assert sorted(clean_hist) == list(range(1, EPOCHS + 1))
+    for m in client.get_metric_history(res.run_id, "loss_d"):
         assert m.value == pytest.approx(clean_hist[m.step], rel=1e-4, abs=1e-5)
-    run = client.get_run(result["run_id"])
+    run = client.get_run(res.run_id)
     assert run.info.status == "FINISHED"
     # Ray's controller registers reports when it polls the workers (every 2 s), so with these
     # sub-second epochs the restart may begin a checkpoint or two before the newest folder.
     assert int(run.data.tags["ganbench.resumed_at_epoch"]) >= 1, "restarted from a checkpoint, not from scratch"
 
 
-def test_checkpoints_on_an_object_store(tmp_path, s3):
+def test_checkpoints_on_an_object_store(tmp_path, s3, s3_run, monkeypatch):
     import pyarrow.fs as pafs
 
-    cfg = C.with_updates(get_preset("debug"), train={"epochs": 2})
-    out = f"{s3}/runs"
-    a = train(cfg, workers=2, out=out)
-    assert a.last_checkpoint.startswith(f"{s3}/runs/") and a.last_checkpoint.endswith("checkpoint_epoch_0002")
+    a, a_cwd = s3_run
+    last = f"checkpoint_epoch_{EPOCHS:04d}"
+    assert a.last_checkpoint.startswith(f"{s3}/runs/") and a.last_checkpoint.endswith(last)
     fs, path = pafs.FileSystem.from_uri(a.last_checkpoint)
     names = {Path(i.path).name for i in fs.get_file_info(pafs.FileSelector(path))}
     assert {"state.pt", "config.yaml", "metrics.json"} <= names
-    assert not list(Path.cwd().glob("runs")), "nothing may be written locally when --out is a URI"
+    assert not list(a_cwd.glob("runs")) and not list(a_cwd.rglob("checkpoint_epoch_*")), \
+        "nothing may be written locally when --out is a URI"
 
     # Everything that reads a checkpoint takes the URI: resume (here in-process, into a local
     # folder), sample, export (from the run's best_checkpoint tag, an s3:// URI).
-    ck1 = a.last_checkpoint.replace("checkpoint_epoch_0002", "checkpoint_epoch_0001")
-    b = train(cfg, workers=0, out=tmp_path / "local", resume=ck1)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", a.tracking_uri)
+    ck = a.last_checkpoint.replace(last, f"checkpoint_epoch_{EPOCHS - 1:04d}")
+    b = train(CFG, workers=0, out=tmp_path / "local", resume=ck)
     _, s_b = load_checkpoint(b.last_checkpoint)
-    assert s_b["epoch"] == 2 and len(s_b["history"]) == 2, "continued from the S3 checkpoint's epoch 1"
-    assert MlflowClient(a.tracking_uri).get_run(b.run_id).data.tags["ganbench.resumed_at_epoch"] == "1"
+    assert s_b["epoch"] == EPOCHS and len(s_b["history"]) == EPOCHS, "continued from the S3 checkpoint"
+    assert MlflowClient(a.tracking_uri).get_run(b.run_id).data.tags["ganbench.resumed_at_epoch"] == str(EPOCHS - 1)
     _, models = load_generator(a.last_checkpoint)
-    assert models.latent_dim == cfg.model.latent_dim
+    assert models.latent_dim == CFG.model.latent_dim
     from ganbench.export import export_generator
 
     exported = export_generator(tmp_path / "g.onnx", run_id=a.run_id, log_to_mlflow=False)
