@@ -17,8 +17,9 @@ demo: $(STAMP)
 	$(PY) -m ganbench.demo
 
 # What CI runs (.ci/run). Tests marked `slow` (minutes each) are left out; test-all runs them.
+# --durations lists the slowest tests, so a CI log shows where the suite's time goes.
 test: $(STAMP)
-	$(PY) -m pytest -q -ra -m "not slow"
+	$(PY) -m pytest -q -ra -m "not slow" --durations=25
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -ra
