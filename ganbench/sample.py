@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ganbench import image_files, noise
+from ganbench.atomic import atomic_path
 from ganbench.checkpoint import load_checkpoint
 from ganbench.errors import CheckpointError, ConfigError
 from ganbench.models import GanModels, build_models
@@ -142,15 +143,10 @@ def write_samples(images: torch.Tensor, out: str | Path, record: Optional[Sample
     elif kind == "png":
         out.write_bytes(image_files.png_bytes(image_files.grid(images.numpy()), meta))
     elif kind == "zip":  # written beside, then renamed, so a half-written archive is never left as OUT
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        try:
-            # PNGs are already compressed: storing them is as small and much faster.
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name, data in zip(png_names(len(images)), pngs):
-                    zf.writestr(name, data)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # PNGs are already compressed: storing them is as small and much faster.
+        with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, data in zip(png_names(len(images)), pngs):
+                zf.writestr(name, data)
     if meta is not None:
         sidecar(out).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return out

@@ -31,6 +31,7 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
+from ganbench.atomic import atomic_path
 from ganbench.data.base import log
 from ganbench.data.transforms import decode_image
 
@@ -107,22 +108,15 @@ def _decode_all(files: list[Path], out: np.ndarray, res: int, ch: int, mode: str
 def _build(d: Path, name: str, files: list[Path], res: int, ch: int, mode: str, threads: int,
            verbose: bool, lock: Path) -> tuple[np.ndarray, list[tuple[str, str]]]:
     shape = (len(files), ch, res, res)
-    tmp = d / f"{name}.u8.tmp{os.getpid()}"
-    try:
+    with atomic_path(d / f"{name}.u8") as tmp:
         mm = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
         rows, bad = _decode_all(files, mm, res, ch, mode, threads, verbose, lock)
         mm.flush()
         del mm
-        row_bytes = ch * res * res
-        os.truncate(tmp, rows * row_bytes)  # drop the rows that bad files left unused
-        os.replace(tmp, d / f"{name}.u8")
-        meta = {"version": VERSION, "shape": [rows, ch, res, res], "bad": bad, "files": len(files)}
-        tmp_meta = d / f"{name}.json.tmp{os.getpid()}"
+        os.truncate(tmp, rows * ch * res * res)  # drop the rows that bad files left unused
+    meta = {"version": VERSION, "shape": [rows, ch, res, res], "bad": bad, "files": len(files)}
+    with atomic_path(d / f"{name}.json") as tmp_meta:  # last: its presence means complete
         tmp_meta.write_text(json.dumps(meta))
-        os.replace(tmp_meta, d / f"{name}.json")  # last: its presence means complete
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
     _prune(d, name)
     got = _read(d, name)
     assert got is not None, f"cache {d / name} unreadable right after writing"

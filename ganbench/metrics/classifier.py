@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.atomic import atomic_path
 from ganbench.config import DataConfig
 from ganbench.data.base import to_model_range
 from ganbench.data.datasets import parse_name
@@ -195,9 +196,8 @@ def _load_or_train(cfg: DataConfig, cache_dir: Path, recipe: Recipe) -> dict:
              classifier_name(cfg), cfg.name, saved["n_train"], 100 * saved["accuracy"], saved["n_heldout"],
              time.perf_counter() - t0, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(saved, tmp)
-    os.replace(tmp, path)  # atomic: ranks racing to train the same net never see half a file
+    with atomic_path(path) as tmp:  # ranks racing to train the same net never see half a file
+        torch.save(saved, tmp)
     return saved
 
 

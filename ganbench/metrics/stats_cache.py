@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from ganbench.atomic import atomic_path
 from ganbench.config import DataConfig
 from ganbench.data.datasets import parse_name
 from ganbench.errors import DataError
@@ -98,9 +98,8 @@ def save_stats(path: str | Path, mu, sigma, features=None, protocol: Optional[di
         arrays["features"] = np.asarray(features, np.float32)
     if protocol is not None:
         arrays["protocol"] = np.array(json.dumps(protocol, sort_keys=True, default=str))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)  # features barely compress; savez is ~10x faster than savez_compressed
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:  # np.savez appends .npz to a name without it
+        np.savez(tmp, **arrays)  # features barely compress; savez is ~10x faster than savez_compressed
     return path
 
 
