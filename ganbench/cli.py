@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 from ganbench.errors import GanbenchError
+from ganbench.sample_cli import add_sample_parser
 
 EPILOG_TRAIN = textwrap.dedent(
     """\
@@ -129,18 +130,6 @@ def _print_json(obj) -> None:
     print(json.dumps(redact_obj(json.loads(json.dumps(obj, default=str)))), flush=True)
 
 
-def cmd_sample(args) -> int:
-    from ganbench.sample import load_generator, out_kind, sample, write_samples
-
-    out_kind(args.out)  # a bad --out fails before the generator is loaded
-    _, models = load_generator(args.checkpoint)
-    images = sample(models, args.n, seed=args.seed, label=args.label)
-    path = write_samples(images, args.out)
-    print(json.dumps({"out": str(path), "n": args.n, "seed": args.seed, "label": args.label,
-                      "shape": list(images.shape)}), flush=True)
-    return 0
-
-
 def cmd_tune(args) -> int:
     from tuning import TuneSpec, run_study
 
@@ -234,18 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the resolved config (YAML) on stdout and exit without training")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="draw images from a trained generator",
-                       description="Sample from a checkpoint's generator (eval-mode BatchNorm). "
-                                   "Same --seed, same output.")
-    s.add_argument("--checkpoint", required=True, help="checkpoint folder (or its state.pt)")
-    s.add_argument("--n", type=int, default=64, help="number of images (default 64)")
-    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("--label", type=int, default=None,
-                   help="class to draw, for conditional/InfoGAN generators (default: cycle through classes)")
-    s.add_argument("--out", required=True,
-                   help="FILE.npy: float32 (N, C, H, W) in [-1, 1]; FILE.png: an image grid; "
-                        "FILE.zip: one PNG per image (Kaggle's format); DIR/: one PNG per image")
-    s.set_defaults(func=cmd_sample)
+    add_sample_parser(sub)
 
     tu = sub.add_parser("tune", help="Optuna study over a preset's hyperparameters, against FID, trials on Ray",
                         description="Sample lr_g, lr_d, beta1, beta2, batch size, the loss family "
