@@ -32,6 +32,7 @@ def _mlflow_schema_once(tmp_path_factory):
     replaced: the stores, their URIs and files are the ones the tests use. Other backends, and
     subprocesses, create their tables as usual."""
     import sqlite3
+    import threading
     from contextlib import closing
 
     from mlflow.store.db import utils as db_utils
@@ -43,10 +44,16 @@ def _mlflow_schema_once(tmp_path_factory):
     def is_empty(conn) -> bool:
         return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
+    lock = threading.Lock()  # a study's trial threads may open stores at once
+
     def initialize(engine):
         path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         if not path or path == ":memory:" or path.startswith("file:"):
             return original(engine)
+        with lock:
+            fill(engine, path)
+
+    def fill(engine, path):
         if not template.exists():
             original(db_utils.create_sqlalchemy_engine(f"sqlite:///{template}"))
         engine.dispose()  # no pooled connection holds the empty file while it is filled
