@@ -16,6 +16,7 @@ from ganbench.losses import LOSSES, GanLoss
 from ganbench.presets import get_preset
 from ganbench.sample import load_generator, sample, write_samples
 from ganbench.train import train
+from ganbench.train.observer import StopRun
 from ganbench.checkpoint import load_checkpoint
 
 
@@ -203,3 +204,25 @@ def test_time_budget_stops_at_the_first_epoch_end_past_it_and_evaluates_there(tm
     assert res.final_metrics["epoch"] == 1  # 50 epochs asked, the clock ended it after one
     assert "kid200_digitscnn" in res.final_metrics  # the stop epoch is evaluated like a last epoch
     assert res.last_checkpoint and res.best_checkpoint == res.last_checkpoint
+
+
+class _StopAt:
+    """An EpochObserver that stops the run at `epoch` (what tuning's pruner does)."""
+
+    def __init__(self, epoch: int):
+        self.epoch, self.seen = epoch, []
+
+    def report(self, epoch: int, score: float) -> None:
+        self.seen.append((epoch, score))
+        if epoch >= self.epoch:
+            raise StopRun("enough")
+
+
+def test_an_observer_sees_every_evaluation_and_can_stop_the_run(tmp_path, metrics_cache):
+    cfg = _cfg(train={"epochs": 5},
+               eval={"every": 1, "n_gen": 200, "metric": "kid", "kid_subsets": 5, "cache_dir": str(metrics_cache)})
+    obs = _StopAt(2)
+    res = train(cfg, out=tmp_path / "runs", track=False, observer=obs)
+    assert res.status == "pruned" and res.final_metrics["epoch"] == 2
+    assert [e for e, _ in obs.seen] == [1, 2] and all(math.isfinite(s) for _, s in obs.seen)
+    assert res.last_checkpoint.endswith("checkpoint_epoch_0002")
