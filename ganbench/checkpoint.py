@@ -38,7 +38,7 @@ def checkpoint_name(epoch: int) -> str:
 
 
 def checkpoint_state(models, opt_g, opt_d, *, epoch: int, step: int, history: list,
-                     image_shape, run_id: str = "") -> dict[str, Any]:
+                     image_shape, run_id: str = "", ema=None) -> dict[str, Any]:
     """Everything a resume needs, as tensors and plain containers: the one place a new piece
     of training state (an EMA of G, an augmentation probability) is added."""
     return {
@@ -47,6 +47,7 @@ def checkpoint_state(models, opt_g, opt_d, *, epoch: int, step: int, history: li
         "epoch": epoch, "step": step, "history": history,
         "num_classes": models.num_classes, "image_shape": list(image_shape),
         "mlflow_run_id": run_id,
+        **({"G_ema": ema.state_dict()} if ema is not None else {}),
     }
 
 

@@ -27,18 +27,31 @@ MAX_SAMPLES = 100_000
 WEIGHTS = ("G", "G_ema")
 
 
-def load_generator(checkpoint: str | Path, weights: str = "G"):
-    """(cfg, GanModels) with `weights` ("G" or "G_ema") loaded into G, in eval mode."""
-    if weights not in WEIGHTS:
-        raise ConfigError(f"unknown generator weights {weights!r}; valid: {', '.join(WEIGHTS)}")
+def load_generator(checkpoint: str | Path, weights: str = "auto"):
+    """(cfg, GanModels) with `weights` loaded into G, in eval mode. "auto" (what evaluation,
+    export and serving use) is G_ema when the run kept an EMA of G, else G; "G" is always the
+    raw generator. `models.weights` says which was loaded."""
+    if weights not in WEIGHTS + ("auto",):
+        raise ConfigError(f"unknown generator weights {weights!r}; valid: auto, {', '.join(WEIGHTS)}")
     cfg, state = load_checkpoint(checkpoint)
+    if weights == "auto":
+        weights = "G_ema" if "G_ema" in state else "G"
     if weights not in state:
         held = [w for w in WEIGHTS if w in state]
         raise CheckpointError(f"checkpoint {checkpoint} holds no {weights} weights (it holds {', '.join(held)})")
     models = build_models(cfg.model, tuple(state["image_shape"]), int(state["num_classes"]))
     models.G.load_state_dict(_generator_state(state[weights]))
     models.G.eval()
+    models.weights = weights
     return cfg, models
+
+
+def resolve_weights(checkpoint: str | Path, names: tuple[str, ...]) -> tuple[str, ...]:
+    """`auto` -> G_ema when the checkpoint holds an EMA of G, else G; other names unchanged."""
+    if "auto" not in names:
+        return names
+    held = "G_ema" if "G_ema" in load_checkpoint(checkpoint)[1] else "G"
+    return tuple(held if n == "auto" else n for n in names)
 
 
 def _generator_state(entry: dict) -> dict:

@@ -46,9 +46,9 @@ def _weights(text: str) -> tuple[str, ...]:
     from ganbench.sample import WEIGHTS
 
     names = tuple(w.strip() for w in text.split(",") if w.strip())
-    bad = [w for w in names if w not in WEIGHTS]
+    bad = [w for w in names if w not in WEIGHTS + ("auto",)]
     if not names or bad or len(set(names)) != len(names):
-        raise ConfigError(f"--weights must be distinct names from {', '.join(WEIGHTS)} (comma-separated), got {text!r}")
+        raise ConfigError(f"--weights must be distinct names from auto, {', '.join(WEIGHTS)} (comma-separated), got {text!r}")
     return names
 
 
@@ -85,10 +85,10 @@ def _picture(args, weights, record_base) -> dict:
 
 def cmd_sample(args) -> int:
     from ganbench.noise import check_truncation
-    from ganbench.sample import SampleRecord, sidecar
+    from ganbench.sample import SampleRecord, resolve_weights, sidecar
 
     _check_options(args)
-    weights = _weights(args.weights)
+    weights = resolve_weights(args.checkpoint, _weights(args.weights))  # records name G or G_ema, never auto
     psi = check_truncation(args.truncation)
 
     def record_base(**kw):
@@ -124,7 +124,8 @@ def add_sample_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, help="interpolation, codes: columns, both ends included (default 8)")
     s.add_argument("--cols", type=int, help="classes: images per class (default 8)")
     s.add_argument("--span", type=float, help="codes: each code runs from -SPAN to +SPAN (default 2)")
-    s.add_argument("--weights", default="G", help="generator weights: G, or G_ema (EMA of G) when the checkpoint "
-                   "holds it; pictures take several side by side, e.g. G_ema,G (default G)")
+    s.add_argument("--weights", default="auto", help="generator weights: auto (G_ema when the run kept an EMA of G, "
+                   "else G), G (the raw generator) or G_ema; pictures take several side by side, e.g. G_ema,G "
+                   "(default auto)")
     s.set_defaults(func=cmd_sample)
     return s

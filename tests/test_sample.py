@@ -67,11 +67,12 @@ def test_truncation_one_is_no_truncation_and_zero_is_the_mean_image(ckpts):
 
 def test_cli_records_psi_beside_and_inside_the_output(ckpts, tmp_path, capsys):
     out = _run(capsys, "--checkpoint", ckpts["dcgan"], "--n", "5", "--seed", "3", "--truncation", "0.7",
+    # the dcgan checkpoint holds an EMA of G: the default weights (auto) resolve to it, by name
                "--out", str(tmp_path / "g.png"))
-    assert out["truncation"] == 0.7 and out["weights"] == ["G"] and out["n"] == 5
+    assert out["truncation"] == 0.7 and out["weights"] == ["G_ema"] and out["n"] == 5
     side = json.loads(Path(out["record"]).read_text())
     assert side == read_record(tmp_path / "g.png")
-    assert (side["truncation"], side["seed"], side["n"], side["weights"]) == (0.7, 3, 5, ["G"])
+    assert (side["truncation"], side["seed"], side["n"], side["weights"]) == (0.7, 3, 5, ["G_ema"])
     assert "default_rng(seed)" in side["noise"] and "psi" in side["truncation_rule"]
     npy = _run(capsys, "--checkpoint", ckpts["dcgan"], "--n", "5", "--seed", "3", "--truncation", "0.7",
                "--out", str(tmp_path / "g.npy"))

@@ -59,6 +59,7 @@ def build_metadata(cfg, models, src: source.Source) -> dict:
         "labels": noise.LABEL_RULE,
         "truncation": noise.TRUNCATION_RULE,
         "model": cfg.model.name,
+        "generator_weights": models.weights,  # G_ema (the EMA of G) when the run kept one, else G
         "preset": cfg.preset,
         "run_id": src.run_id,
         "checkpoint": src.origin,

@@ -67,6 +67,7 @@ class GanModels:
     info: bool  # InfoGAN: G reads sampled codes, D has .info(x) -> (logits, cat_logits, cont_pred)
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) that G makes and D reads
     n_cont: int = 0  # InfoGAN continuous codes (the last n_cont entries of z)
+    weights: str = "G"  # which of a checkpoint's weight sets G holds: "G" or "G_ema" (its EMA)
 
     def sample_labels(
         self, n: int, generator: Optional[torch.Generator] = None, device: torch.device | str = "cpu"

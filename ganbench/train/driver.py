@@ -18,11 +18,13 @@ import torch
 
 from ganbench import storage
 from ganbench import tracking as trk
+from ganbench.augment import check_augment_config
 from ganbench.checkpoint import BestPick, load_checkpoint, pick_best
 from ganbench.config import RunConfig, with_updates
 from ganbench.errors import ConfigError
 from ganbench.losses import LOSSES
 from ganbench.models import MODELS, check_model
+from ganbench.models.ema import check_ema_config
 from ganbench.optim import OPTIMIZERS
 from ganbench.presets import FOLDER_PLACEHOLDER
 from ganbench.train.final_eval import FinalEval, plan_final_eval, run_final_eval, tracking_payload
@@ -52,6 +54,8 @@ def validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
     LOSSES.get(cfg.loss.name)
     OPTIMIZERS.get(cfg.optim_g.name)
     OPTIMIZERS.get(cfg.optim_d.name)
+    check_augment_config(cfg.augment)
+    check_ema_config(cfg.ema)
     t = cfg.train
     if t.epochs < 1:
         raise ConfigError(f"train.epochs must be >= 1, got {t.epochs}")

@@ -77,7 +77,7 @@ def evaluate_checkpoint(cfg: RunConfig, checkpoint: str, device: str = "cpu") ->
     models.G.to(dev)
     ev = Evaluator(final_eval_config(cfg), cfg.data, dev)
     metrics, protocol = ev.evaluate(models)
-    protocol = {**protocol, "tier": "final", "checkpoint": str(checkpoint)}
+    protocol = {**protocol, "tier": "final", "checkpoint": str(checkpoint), "generator_weights": models.weights}
     log.info("final evaluation of %s: %s", Path(str(checkpoint)).name,
              " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if not k.endswith(("_std", "_min", "_p5"))))
     return FinalEval(metrics, protocol, str(checkpoint))

@@ -17,12 +17,13 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
 import torch
 
+from ganbench.augment import resolve_policy
 from ganbench.checkpoint import checkpoint_name, checkpoint_state, load_checkpoint, save_checkpoint
 from ganbench.config import RunConfig
 from ganbench.data import build_loader
@@ -30,6 +31,7 @@ from ganbench.distributed import Session
 from ganbench.errors import DivergenceError
 from ganbench.losses import LOSSES, validate_loss_config
 from ganbench.models import build_models
+from ganbench.models.ema import GeneratorEMA, make_ema
 from ganbench.optim import build_optimizer
 from ganbench.train.observer import EpochObserver, StopRun
 from ganbench.train.progress import progress
@@ -90,7 +92,8 @@ def build_stepper(cfg: RunConfig, session: Session, image_shape, num_classes: in
     opt_g = build_optimizer(cfg.optim_g, models.G.parameters())
     opt_d = build_optimizer(cfg.optim_d, models.D.parameters())
     step = GanStep(G=models.G, D=models.D, opt_g=opt_g, opt_d=opt_d, loss=loss, loss_cfg=cfg.loss,
-                   device=session.device, amp=cfg.train.amp and session.device.type == "cuda")
+                   device=session.device, amp=cfg.train.amp and session.device.type == "cuda",
+                   ema=make_ema(cfg.ema, models.G))
     return models, step
 
 
@@ -101,7 +104,24 @@ def _restore(resume: Path, models, step: GanStep, device) -> tuple[int, int, lis
     models.D.load_state_dict(state["D"])
     step.opt_g.load_state_dict(state["opt_g"])
     step.opt_d.load_state_dict(state["opt_d"])
+    if step.ema is not None:
+        _restore_ema(step, models, state, resume)
     return int(state["epoch"]), int(state["step"]), list(state.get("history", []))
+
+
+def _restore_ema(step: GanStep, models, state: dict, resume: Path) -> None:
+    """The average resumes exactly; a checkpoint from a run without EMA starts one from its G."""
+    if "G_ema" in state:
+        step.ema.load_state_dict(state["G_ema"])
+        return
+    step.ema = GeneratorEMA(models.G, step.ema.cfg)  # the one built at set-up copied the untrained G
+    log.warning("%s holds no G_ema (trained without ema.decay): the EMA of G starts from its G now", resume)
+
+
+def eval_models(w: "_Worker"):
+    """What evaluation, sample grids and the best-checkpoint score see: the EMA of G when the
+    run keeps one (the generator that is exported and served), else G."""
+    return w.models if w.step.ema is None else replace(w.models, G=w.step.ema.model)
 
 
 def _make_evaluator(cfg: RunConfig, session: Session):
@@ -164,6 +184,8 @@ def _set_up(cfg: RunConfig, session: Session) -> _Worker:
     loader = build_loader(cfg.data, rank=session.rank, world_size=session.world_size, seed=cfg.train.seed,
                           device=session.device)
     models, step = build_stepper(cfg, session, loader.image_shape, loader.num_classes)
+    step.augment = resolve_policy(cfg.augment, cfg.data.name, loader.total_images)
+    step.aug_gen = torch.Generator(device=session.device) if step.augment else None
     evaluator, score_key = _make_evaluator(cfg, session)
     w = _Worker(loader, models, step, evaluator, score_key)
     w.resumed_from = session.resume_dir()
@@ -182,6 +204,8 @@ def _open_reporter(cfg: RunConfig, session: Session, tracking: Optional[Tracking
         reporter.note("resumed from %s at epoch %d", w.resumed_from, w.start_epoch)
     reporter.start({"ganbench.loader": w.loader.kind, "ganbench.device": str(session.device),
                     "ganbench.world_size": session.world_size, "ganbench.amp": "bf16" if w.step.amp else "off",
+                    "ganbench.augment": w.step.augment or "none",
+                    "ganbench.ema": f"decay {w.step.ema.cfg.decay}" if w.step.ema else "off",
                     **({"ganbench.resumed_at_epoch": w.start_epoch} if resumed else {})},
                    w.loader.describe())
     return reporter
@@ -193,7 +217,7 @@ def _checkpoint(cfg: RunConfig, session: Session, w: _Worker, folder: Path, epoc
     if session.is_main:
         state = checkpoint_state(w.models, w.step.opt_g, w.step.opt_d, epoch=epoch, step=w.global_step,
                                  history=w.history, image_shape=w.loader.image_shape,
-                                 run_id=tracking.run_id if tracking else "")
+                                 run_id=tracking.run_id if tracking else "", ema=w.step.ema)
         save_checkpoint(folder, cfg, state, metrics)
     return folder
 
@@ -216,6 +240,8 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[TrackingHandle
     try:
         for epoch in range(w.start_epoch + 1, cfg.train.epochs + 1):  # 1-based: the epoch being trained
             gen = torch.Generator(device=session.device).manual_seed(epoch_seed(cfg.train.seed, epoch - 1, session.rank))
+            if w.step.aug_gen is not None:  # per-epoch seeds: a resumed run augments as the uninterrupted one
+                w.step.aug_gen.manual_seed(epoch_seed(cfg.train.seed + 1, epoch - 1, session.rank))
             run = train_one_epoch(w.step, w.loader, epoch - 1, gen, stats, max_steps, bar)
             w.global_step += run.steps
             metrics = _epoch_metrics(stats, session, run, epoch, w.global_step)
@@ -227,10 +253,10 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[TrackingHandle
             plan = schedule.plan(epoch, out_of_time)
             protocol = None
             if plan.evaluate:  # all ranks generate and extract features; rank 0 gets the numbers
-                em, protocol = w.evaluator.evaluate(w.models)
+                em, protocol = w.evaluator.evaluate(eval_models(w))
                 metrics.update(em)
             w.history.append(metrics)
-            reporter.epoch(metrics, w.history, w.models.G, protocol)
+            reporter.epoch(metrics, w.history, eval_models(w).G, protocol)
             folder = _checkpoint(cfg, session, w, work / checkpoint_name(epoch), epoch, metrics, tracking) \
                 if plan.checkpoint else None
             session.report(metrics, epoch, folder)

@@ -28,8 +28,10 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ganbench.augment import diff_augment
 from ganbench.config import LossConfig
 from ganbench.losses import GanLoss, gradient_penalty
+from ganbench.models.ema import GeneratorEMA
 from ganbench.train.stats import Stats
 
 
@@ -52,6 +54,11 @@ class GanStep:
     loss_cfg: LossConfig
     device: torch.device
     amp: bool = False  # bf16 autocast, GPU only
+    ema: Optional[GeneratorEMA] = None  # moved towards G after every G step (ema.decay > 0)
+    augment: str = ""  # DiffAugment policy for every image D judges ("" = none)
+    # DiffAugment's own random stream (reseeded per epoch by the loop): turning augmentation
+    # on leaves the noise and data streams unchanged, so A/B runs differ only by it.
+    aug_gen: Optional[torch.Generator] = None
 
     def _autocast(self):
         if self.amp and self.device.type == "cuda":
@@ -67,7 +74,10 @@ class GanStep:
             return unwrap(self.G)(z, g_labels).float(), z, g_labels
 
     def d_logits(self, D: nn.Module, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
-        """Every image D judges in a step passes here (the place for augmenting D's input)."""
+        """Every image D judges in a step passes here: real and fake alike get DiffAugment
+        (differentiable, so G's gradient flows through it), each sample its own draw."""
+        if self.augment:
+            x = diff_augment(x, self.augment, self.aug_gen)
         with self._autocast():
             return D(x, labels).float()
 
@@ -116,6 +126,8 @@ class GanStep:
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
+            if self.ema is not None:  # every rank: its G is the same after DDP's all-reduce
+                self.ema.update(self.G)
         finally:
             _requires_grad(D, True)
         stats.report("loss_g", loss_g)
