@@ -3,6 +3,9 @@
 A checkpoint is a folder named `checkpoint_epoch_NNNN` holding `state.pt` (state_dicts and
 counters only, loadable with `torch.load(weights_only=True)`, so opening one never runs
 code), `config.yaml` (the resolved RunConfig) and `metrics.json` (what the epoch reported).
+The config is stored with URL passwords masked (a tracking URI's, say): checkpoints are copied,
+shared and uploaded as MLflow artifacts. Whoever reads one back gets the real URI from the
+environment or the CLI (tracking_store.resolve_tracking_uri refuses a masked one).
 
 Who uses what: the training loop builds the state (`checkpoint_state`) and writes it
 (`save_checkpoint`); a local session keeps a run's checkpoints in a `CheckpointStore`
@@ -24,6 +27,7 @@ import torch
 from ganbench.atomic import atomic_path
 from ganbench.config import RunConfig, from_yaml, to_yaml
 from ganbench.errors import CheckpointError
+from ganbench.redact import redact_fields
 from ganbench.storage import fetch_dir, is_uri
 
 STATE_FILE = "state.pt"
@@ -57,8 +61,9 @@ def save_checkpoint(folder: Path, cfg: RunConfig, state: dict[str, Any], metrics
     try:
         with atomic_path(folder) as tmp:
             tmp.mkdir()
-            torch.save({**state, "config_yaml": to_yaml(cfg)}, tmp / STATE_FILE)
-            (tmp / "config.yaml").write_text(to_yaml(cfg))
+            stored = to_yaml(redact_fields(cfg))
+            torch.save({**state, "config_yaml": stored}, tmp / STATE_FILE)
+            (tmp / "config.yaml").write_text(stored)
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     except OSError as e:  # disk full, read-only mount: say where, not a bare errno
         raise CheckpointError(write_error(folder, e)) from None

@@ -12,6 +12,7 @@ Two nets, because either alone misses cases:
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from typing import Iterable, Optional
@@ -26,7 +27,7 @@ MIN_SECRET_LEN = 3
 # ends it, as URL parsers read it), never '/' or whitespace or a quote.
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s'\"]*):(?P<pw>[^/\s'\"]*)@")
 # ?password=... style parameters (libpq and some object-store URLs take them).
-_QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&;](?:password|passwd|pwd|token|secret|api_key|access_key)=)[^&\s'\"]*")
+_QUERY_SECRET = re.compile(r"(?i)(?P<head>[?&;](?:password|passwd|pwd|token|secret|api_key|access_key)=)(?P<val>[^&\s'\"]*)")
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -68,6 +69,30 @@ def redact_text(text: str, urls: Iterable[Optional[str]] = ()) -> str:
 def redact_url(url: Optional[str]) -> Optional[str]:
     """The URL with its password masked; other URLs (and None) unchanged."""
     return url if url is None else redact_text(url, [url])
+
+
+def is_masked(url: str) -> bool:
+    """Whether `url`'s password (or ?password=) was masked by this module: written to disk
+    redacted and read back, it cannot be used to connect."""
+    try:
+        pw = urlsplit(url).password
+    except ValueError:
+        pw = None
+    return pw == MASK or any(m["val"] == MASK for m in _QUERY_SECRET.finditer(url))
+
+
+def redact_fields(obj):
+    """A copy of a (nested, frozen) dataclass with every URL-valued string field's password
+    masked. Field by field, not on the YAML text: a remembered password that happens to be a
+    word of the config ("dcgan") must not rewrite a model name."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: redact_fields(getattr(obj, f.name))
+                                           for f in dataclasses.fields(obj) if f.init})
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact_fields(v) for v in obj)
+    if isinstance(obj, str) and "://" in obj:
+        return redact_url(obj)
+    return obj
 
 
 def redact_obj(obj):

@@ -2,10 +2,11 @@
 
 With nothing set, runs go to `sqlite:///<cwd>/mlflow.db` and artifacts to `<cwd>/mlartifacts`
 (absolute paths, because Ray workers run in another working directory). `MLFLOW_TRACKING_URI`
-or `tracking.tracking_uri` point it anywhere else (an `mlflow server` on a cluster).
+or `tracking.tracking_uri` point it anywhere else (an `mlflow server` on a cluster); see
+tracking_store.py.
 
-The driver creates the run (so it knows the run id before any worker starts) and passes
-`{"tracking_uri", "run_id"}` to the workers; rank 0 logs to that run with an MlflowClient.
+The driver creates the run (so it knows the run id before any worker starts) and passes a
+TrackingHandle to the workers; rank 0 logs to that run with an MlflowClient.
 """
 from __future__ import annotations
 
@@ -17,24 +18,15 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench.config import RunConfig, flatten, to_yaml
-from ganbench.errors import GanbenchError
-from ganbench.redact import redact_text, redact_url
+from ganbench.redact import redact_fields, redact_text, redact_url
+from ganbench.tracking_spool import Spool
+# Re-exported: callers reach the store through this module (trk.client, trk.TrackingError ...).
+from ganbench.tracking_store import (DEFAULT_DB, HandleLike, TrackingError, TrackingHandle,  # noqa: F401
+                                     as_handle, client, resolve_tracking_uri)
 
 log = logging.getLogger("ganbench.tracking")
 
-DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
-
-
-class TrackingError(GanbenchError):
-    """The MLflow tracking store cannot be used (before a run starts; mid-run we spool)."""
-
-
-def resolve_tracking_uri(cfg_uri: Optional[str] = None) -> str:
-    uri = cfg_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
 @contextmanager
@@ -119,12 +111,6 @@ def _masked(uri: str) -> str:
     return uri.replace(f":{pw}@", ":***@", 1) if pw else uri
 
 
-def client(uri: str):
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
 def get_or_create_experiment(uri: str, name: str) -> str:
     c = client(uri)
     exp = c.get_experiment_by_name(name)
@@ -138,7 +124,8 @@ def get_or_create_experiment(uri: str, name: str) -> str:
 
 
 def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, params: dict) -> dict:
-    """A new run in `experiment` (created if needed) with its tags and params; returns the handle."""
+    """A new run in `experiment` (created if needed) with its tags and params; returns
+    {"tracking_uri", "run_id"} (the dict form bench/ and tuning/ index; start_run's is typed)."""
     from mlflow.entities import Param
 
     c = client(uri)
@@ -153,7 +140,7 @@ def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, p
     return {"tracking_uri": uri, "run_id": run_id}
 
 
-def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | None = None) -> dict:
+def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | None = None) -> TrackingHandle:
     """Create the MLflow run for a training job; returns the tracking handle for workers."""
     uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     try:
@@ -167,14 +154,15 @@ def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | Non
                             f"MLFLOW_TRACKING_URI / tracking.tracking_uri to one that answers") from None
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "config.yaml"
-        p.write_text(redact_text(to_yaml(cfg), [uri]))
+        p.write_text(to_yaml(redact_fields(cfg)))  # as checkpoints store it (see redact_fields)
         client(uri).log_artifact(handle["run_id"], str(p))
-    return handle
+    return as_handle(handle)
 
 
-def run_exists(handle: dict) -> bool:
+def run_exists(handle: HandleLike) -> bool:
+    handle = as_handle(handle)
     try:
-        client(handle["tracking_uri"]).get_run(handle["run_id"])
+        client(handle.tracking_uri).get_run(handle.run_id)
         return True
     except Exception:
         return False
@@ -184,7 +172,7 @@ class MlflowSink:
     """Rank-0 sink: epoch metrics, images and plots go to one existing run.
 
     If the tracking server stops answering, training goes on: the failure is logged once
-    and every later call is spooled to `handle["spool_dir"]` (see tracking_spool.py) for
+    and every later call is spooled to `handle.spool_dir` (see tracking_spool.py) for
     `ganbench tracking-sync`. Once offline, the sink stays offline for the rest of the
     process (for every sink of that run), so the spool keeps the calls in order and the
     failure is reported once.
@@ -192,20 +180,16 @@ class MlflowSink:
 
     _offline_runs: set = set()  # per process: a server that failed once is not retried
 
-    def __init__(self, handle: dict):
+    def __init__(self, handle: HandleLike):
         # MLflow's default HTTP retries wait ~4 minutes on a dead server; a training step
         # should not. These are defaults only: set the variables to override them.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # back-off 1 + 2 + 4 s
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        self.client = client(handle["tracking_uri"])
-        self.handle = handle
-        self.run_id = handle["run_id"]
-        self.spool = None
-        if handle.get("spool_dir"):
-            from ganbench.tracking_spool import Spool
-
-            self.spool = Spool(handle["spool_dir"], {k: handle[k] for k in ("tracking_uri", "run_id")})
+        self.handle = as_handle(handle)
+        self.client = client(self.handle.tracking_uri)
+        self.run_id = self.handle.run_id
+        self.spool = Spool(self.handle.spool_dir, self.handle) if self.handle.spool_dir else None
 
     @property
     def offline(self) -> bool:
@@ -218,10 +202,9 @@ class MlflowSink:
                 return
             except Exception as e:
                 MlflowSink._offline_runs.add(self.run_id)
-                where = self.handle.get("spool_dir")
+                where, uri = self.handle.spool_dir, self.handle.tracking_uri
                 log.warning("MLflow tracking at %s failed (%s: %s). Training goes on; %s",
-                            redact_url(self.handle["tracking_uri"]), type(e).__name__,
-                            redact_text((str(e).splitlines() or [""])[0][:200], [self.handle["tracking_uri"]]),
+                            redact_url(uri), type(e).__name__, redact_text((str(e).splitlines() or [""])[0][:200], [uri]),
                             f"what is not logged is saved under {where}/{self.run_id}: upload it later with "
                             f"`ganbench tracking-sync {where}`" if where else "nothing more is logged for this run")
         if self.spool is not None:
@@ -281,15 +264,17 @@ class MlflowSink:
             return 0
 
 
-def finish_run(handle: dict, status: str, tags: dict | None = None) -> None:
+def finish_run(handle: HandleLike, status: str, tags: dict | None = None) -> None:
     MlflowSink(handle).finish(status, tags)
 
 
-def reopen_run(handle: dict) -> None:
+def reopen_run(handle: HandleLike) -> None:
     """Mark a finished/failed run as running again (a resumed training job)."""
-    client(handle["tracking_uri"]).update_run(handle["run_id"], status="RUNNING")
+    handle = as_handle(handle)
+    client(handle.tracking_uri).update_run(handle.run_id, status="RUNNING")
 
 
-def last_logged_step(handle: dict, metric: str) -> Optional[int]:
-    hist = client(handle["tracking_uri"]).get_metric_history(handle["run_id"], metric)
+def last_logged_step(handle: HandleLike, metric: str) -> Optional[int]:
+    handle = as_handle(handle)
+    hist = client(handle.tracking_uri).get_metric_history(handle.run_id, metric)
     return max((m.step for m in hist), default=None)

@@ -10,6 +10,9 @@ reports the failure once and from then on appends every call to a spool folder:
 idempotent: a metric (key, step) the server already holds is skipped, and for a step
 spooled twice (a worker restarted from a checkpoint and redid an epoch) the last value
 wins. A replayed folder's records file is renamed `records.synced.jsonl`.
+
+`run.json` keeps the tracking URI without its password (a spool is a plain folder on shared
+disks); replaying a masked one takes the real URI from $MLFLOW_TRACKING_URI or --tracking-uri.
 """
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ import socket
 from pathlib import Path
 from typing import Optional
 
+from ganbench.errors import ConfigError
+from ganbench.redact import redact_url
+from ganbench.tracking_store import TrackingHandle, client, resolve_tracking_uri
+
 log = logging.getLogger("ganbench.tracking")
 
 RECORDS = "records.jsonl"
@@ -27,15 +34,16 @@ SYNCED = "records.synced.jsonl"
 
 
 class Spool:
-    def __init__(self, spool_dir: str | Path, handle: dict):
-        self.dir = Path(spool_dir) / handle["run_id"]
+    def __init__(self, spool_dir: str | Path, handle: TrackingHandle):
+        self.dir = Path(spool_dir) / handle.run_id
         self.handle = handle
 
     def append(self, record: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = self.dir / "run.json"
         if not meta.exists():
-            meta.write_text(json.dumps({**self.handle, "host": socket.gethostname()}))
+            meta.write_text(json.dumps({"tracking_uri": redact_url(self.handle.tracking_uri),
+                                        "run_id": self.handle.run_id, "host": socket.gethostname()}))
         if record["type"] in ("artifact", "image"):
             files = self.dir / "files"
             dest = files / f"{len(list(files.iterdir())) if files.exists() else 0:06d}"
@@ -60,8 +68,6 @@ def pending(spool_dir: str | Path) -> list[Path]:
 
 def sync(spool_dir: str | Path, tracking_uri: Optional[str] = None) -> list[dict]:
     """Replay every pending run folder; returns one summary per run."""
-    from ganbench.errors import ConfigError
-
     root = Path(spool_dir)
     if not root.exists():
         raise ConfigError(f"no spool folder at {root}")
@@ -74,10 +80,8 @@ def sync(spool_dir: str | Path, tracking_uri: Optional[str] = None) -> list[dict
 def _replay(d: Path, tracking_uri: Optional[str]) -> dict:
     from mlflow.entities import Metric
 
-    from ganbench.tracking import client
-
     meta = json.loads((d / "run.json").read_text())
-    uri = tracking_uri or meta["tracking_uri"]
+    uri = tracking_uri or resolve_tracking_uri(meta["tracking_uri"])
     run_id = meta["run_id"]
     c = client(uri)
     c.get_run(run_id)  # fails clearly if the run is not in this store

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +28,7 @@ from ganbench.models import MODELS, check_model
 from ganbench.models.ema import check_ema_config
 from ganbench.optim import OPTIMIZERS
 from ganbench.presets import FOLDER_PLACEHOLDER
+from ganbench.redact import redact_url
 from ganbench.train.final_eval import FinalEval, plan_final_eval, run_final_eval, tracking_payload
 from ganbench.train.launcher import LaunchSpec, launch
 from ganbench.train.loop import raise_if_diverged
@@ -112,7 +114,7 @@ def _open_tracking(cfg: RunConfig, *, out, run_dir: str, resume: Optional[str], 
     )
     # Where MLflow calls go if the tracking server stops answering mid-run (tracking_spool.py).
     spool = storage.join(out, "mlflow-spool") if not storage.is_uri(out) else str(storage.cache_root() / "mlflow-spool")
-    return TrackingHandle(handle["tracking_uri"], handle["run_id"], spool)
+    return replace(handle, spool_dir=spool)
 
 
 def train(
@@ -144,7 +146,7 @@ def train(
     run_dir = storage.join(out, run_name_for(cfg))
     tracking = _open_tracking(cfg, out=out, run_dir=run_dir, resume=resume, workers=workers, gpu=gpu,
                               tags=tags) if track else None
-    sink = trk.MlflowSink(tracking.as_dict()) if tracking else None
+    sink = trk.MlflowSink(tracking) if tracking else None
     spec = LaunchSpec(workers=workers, gpu=gpu, run_dir=run_dir, resume_from=resume,
                       keep=cfg.train.keep_checkpoints, max_failures=max_failures, score_key=score_key,
                       observer=observer, show_progress=sys.stderr.isatty() if progress is None else progress)
@@ -192,19 +194,23 @@ def _result(tracking: Optional[TrackingHandle], run_dir: str, summary: LoopSumma
     )
 
 
-def _resume_handle(resume: Optional[str], cfg: RunConfig) -> Optional[dict]:
+def _resume_handle(resume: Optional[str], cfg: RunConfig) -> Optional[TrackingHandle]:
     """A resumed run keeps logging to its original MLflow run when that run is reachable and
     stopped at this checkpoint. Resuming from an earlier checkpoint of a run that went on
-    (a branch) starts a new run, so no epoch is ever logged twice into one run."""
+    (a branch) starts a new run, so no epoch is ever logged twice into one run.
+
+    Only the run id comes from the checkpoint: its config's tracking URI is stored without
+    the password, and resolve_tracking_uri takes the real one from the environment then."""
     if not resume:
         return None
     _, state = load_checkpoint(resume)
     run_id = state.get("mlflow_run_id")
     if not run_id:
         return None
-    handle = {"tracking_uri": trk.resolve_tracking_uri(cfg.tracking.tracking_uri), "run_id": run_id}
+    handle = TrackingHandle(trk.resolve_tracking_uri(cfg.tracking.tracking_uri), run_id)
     if not trk.run_exists(handle):
-        log.warning("checkpoint's MLflow run %s is not in %s: starting a new run", run_id, handle["tracking_uri"])
+        log.warning("checkpoint's MLflow run %s is not in %s: starting a new run", run_id,
+                    redact_url(handle.tracking_uri))
         return None
     logged = trk.last_logged_step(handle, "epoch")
     if logged is not None and logged > int(state["epoch"]):

@@ -9,22 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+# Defined beside the MLflow store (which takes it) and re-exported here, its layer's place:
+# train -> tracking_store, never back.
+from ganbench.tracking_store import TrackingHandle  # noqa: F401
 from ganbench.train.final_eval import FinalEval
-
-
-@dataclass(frozen=True)
-class TrackingHandle:
-    """The MLflow run a training job logs to (created by the driver before any worker).
-
-    spool_dir: where MLflow calls are kept if the tracking server stops answering mid-run."""
-
-    tracking_uri: str
-    run_id: str
-    spool_dir: Optional[str] = None
-
-    def as_dict(self) -> dict:
-        """The form ganbench.tracking's functions take."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class Reporter(SilentReporter):
         self.fixed_z = torch.randn(n, latent_dim, generator=gen, device=device)
         self.fixed_labels = torch.arange(n, device=device) % num_classes if num_classes else None
         self.work = Path(tempfile.mkdtemp(prefix="ganbench-report-"))
-        self.sink = MlflowSink(tracking.as_dict()) if tracking else None
+        self.sink = MlflowSink(tracking) if tracking else None
         # After a worker failure Ray restarts every worker from the last checkpoint it
         # registered (or from scratch if none was), and the epochs after it are trained
         # again: don't log them twice into the run.
