@@ -109,7 +109,9 @@ def cmd_train(args) -> int:
 
     cfg = _build_config(args)
     if args.print_config:  # the resolved config, nothing trained: check a layering, keep it as a file
-        sys.stdout.write(to_yaml(cfg))
+        from ganbench.redact import redact_fields
+
+        sys.stdout.write(to_yaml(redact_fields(cfg)))  # a tracking URI's password stays off the screen
         return 0
     if args.resume:
         from ganbench.train.resume_check import check_resume_fits

@@ -123,7 +123,9 @@ def record_failure(cfg, tags: dict, error: str) -> str:
     else:
         run_id = trk.create_run(uri, cfg.tracking.experiment, cfg.tracking.run_name,
                                 tags={"ganbench.preset": cfg.preset, **tags}, params={})["run_id"]
-    c.set_tag(run_id, "ganbench.error", error[:5000])
+    from ganbench.redact import redact_text
+
+    c.set_tag(run_id, "ganbench.error", redact_text(error, [uri])[:5000])  # an error may quote the URI
     c.set_terminated(run_id, status="FAILED")
     return run_id
 

@@ -186,3 +186,10 @@ def test_the_spool_keeps_no_password_and_replays_to_the_environments_store(tmp_p
     monkeypatch.setenv("MLFLOW_TRACKING_URI", real)
     [summary] = sync(tmp_path / "spool")
     assert summary["tracking_uri"] == real and summary["metrics_uploaded"] == 1
+
+
+def test_print_config_masks_the_tracking_password(capsys):
+    rc = main(["train", "--preset", "debug", "--set", "tracking.tracking_uri=postgresql://u:pr1ntpw@h/db",
+               "--print-config"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "pr1ntpw" not in out and "tracking_uri: postgresql://u:***@h/db" in out
