@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,10 +30,12 @@ from ganbench.models.ema import check_ema_config
 from ganbench.optim import OPTIMIZERS
 from ganbench.presets import FOLDER_PLACEHOLDER
 from ganbench.redact import redact_url
-from ganbench.train.final_eval import FinalEval, plan_final_eval, run_final_eval, tracking_payload
+from ganbench.train.final_eval import (ARTIFACT_DIR as FINAL_DIR, FinalEval, plan_final_eval, run_final_eval,
+                                       tracking_payload, write_files)
 from ganbench.train.launcher import LaunchSpec, launch
 from ganbench.train.loop import raise_if_diverged
 from ganbench.train.observer import EpochObserver
+from ganbench.train.pictures_log import log_pictures
 from ganbench.train.records import LoopSummary, TrackingHandle, TrainResult
 from ganbench.train.resume_check import check_resume_fits
 
@@ -167,19 +170,30 @@ def train(
 
 def _after_training(cfg: RunConfig, pick: BestPick, score_key: Optional[str], sink, do_final: bool,
                     workers: int, gpu: bool) -> Optional[FinalEval]:
-    """Log the best checkpoint and its score; run the final evaluation on it."""
+    """Log the best checkpoint, its score and its pictures; run the final evaluation on it."""
     if sink and pick.best and cfg.tracking.log_checkpoint:
         sink.log_artifact(storage.fetch_dir(pick.best), "checkpoints/best")
     if sink and pick.best_score is not None:
         sink.log_metrics({f"best_{score_key}": pick.best_score}, step=0)
+    if sink and (pick.best or pick.last):
+        log_pictures(sink, storage.fetch_dir(pick.best or pick.last))
     if not (pick.best and do_final):
         return None
     final = run_final_eval(cfg, pick.best, workers, gpu)
     if sink:
-        metrics, final_tags = tracking_payload(final)
-        sink.log_metrics(metrics, step=pick.best_epoch or 0)
-        sink.set_tags(final_tags)
+        _log_final(sink, final, pick.best_epoch or 0)
     return final
+
+
+def _log_final(sink, final: FinalEval, step: int) -> None:
+    """`final/` metrics at the best checkpoint's epoch, the protocol as tags, the files under final_eval/."""
+    metrics, final_tags = tracking_payload(final)
+    sink.log_metrics(metrics, step=step)
+    sink.set_tags(final_tags)
+    if final.files:
+        with tempfile.TemporaryDirectory(prefix="ganbench-final-eval-") as tmp:
+            write_files(final, Path(tmp))
+            sink.log_artifact(tmp, FINAL_DIR)  # the sink's spool copies what it cannot upload now
 
 
 def _result(tracking: Optional[TrackingHandle], run_dir: str, summary: LoopSummary, pick: BestPick,

@@ -6,11 +6,16 @@ during training (`eval.*`) uses a fast proxy where one exists and picks the best
 checkpoint; this one gives the number to set beside published ones. Its metrics go to
 MLflow as `final/<name>` (logged at the best checkpoint's epoch) with the protocol in
 `ganbench.final_eval.*` tags, so the two tiers are never mistaken for each other.
+
+It also runs the uniqueness check (metrics/nearest.py: `nn..._too_close`), whose grid of
+each sample beside its nearest training images comes back as bytes in the record: on a Ray
+GPU task the file is written on the task's node, which the driver may not share a disk with.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -22,6 +27,16 @@ log = logging.getLogger("ganbench.train")
 
 RUN_CHOICES = ("always", "gpu", "never")
 PREFIX = "final/"
+ARTIFACT_DIR = "final_eval"
+# The uniqueness check's files, by their protocol key: logged to the run under ARTIFACT_DIR.
+NEAREST_FILES = {"nearest_grid": "nearest.png", "nearest_grid_sidecar": "nearest.json"}
+
+
+@dataclass(frozen=True)
+class EvalFile:
+    """A file the evaluation made, carried as bytes (it may have been made on another node)."""
+    name: str  # the file name under ARTIFACT_DIR
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,7 @@ class FinalEval:
     metrics: dict[str, float]
     protocol: dict
     checkpoint: str
+    files: tuple[EvalFile, ...] = field(default=(), repr=False)
 
 
 def final_eval_config(cfg: RunConfig) -> EvalConfig:
@@ -72,15 +88,31 @@ def evaluate_checkpoint(cfg: RunConfig, checkpoint: str, device: str = "cpu") ->
     from ganbench.metrics import Evaluator
     from ganbench.sample import load_generator
 
+    from ganbench.metrics.nearest import NearestConfig
+
     dev = torch.device(device)
     _, models = load_generator(checkpoint)
     models.G.to(dev)
-    ev = Evaluator(final_eval_config(cfg), cfg.data, dev)
-    metrics, protocol = ev.evaluate(models)
+    with tempfile.TemporaryDirectory(prefix="ganbench-final-eval-") as tmp:
+        grid = Path(tmp) / NEAREST_FILES["nearest_grid"]
+        ev = Evaluator(final_eval_config(cfg), cfg.data, dev, nearest=NearestConfig(grid=str(grid)))
+        metrics, protocol = ev.evaluate(models)
+        protocol, files = _take_files(protocol)
     protocol = {**protocol, "tier": "final", "checkpoint": str(checkpoint), "generator_weights": models.weights}
     log.info("final evaluation of %s: %s", Path(str(checkpoint)).name,
              " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if not k.endswith(("_std", "_min", "_p5"))))
-    return FinalEval(metrics, protocol, str(checkpoint))
+    return FinalEval(metrics, protocol, str(checkpoint), files)
+
+
+def _take_files(protocol: dict) -> tuple[dict, tuple[EvalFile, ...]]:
+    """The uniqueness files' bytes, and the protocol naming them by their place in the run's
+    artifacts (the temporary paths it holds are gone once the evaluation returns)."""
+    files, renamed = [], {}
+    for key, name in NEAREST_FILES.items():
+        if key in protocol:
+            files.append(EvalFile(name, Path(protocol[key]).read_bytes()))
+            renamed[key] = f"{ARTIFACT_DIR}/{name}"
+    return {**protocol, **renamed}, tuple(files)
 
 
 def run_final_eval(cfg: RunConfig, checkpoint: str, workers: int, gpu: bool) -> FinalEval:
@@ -92,6 +124,13 @@ def run_final_eval(cfg: RunConfig, checkpoint: str, workers: int, gpu: bool) -> 
         task = ray.remote(num_gpus=1)(evaluate_checkpoint)
         return ray.get(task.remote(cfg, checkpoint, "cuda"))
     return evaluate_checkpoint(cfg, checkpoint, "cuda" if gpu else "cpu")
+
+
+def write_files(result: FinalEval, folder: Path) -> list[Path]:
+    """The record's files written into `folder` (for the sink, which logs files)."""
+    for f in result.files:
+        (folder / f.name).write_bytes(f.data)
+    return [folder / f.name for f in result.files]
 
 
 def tracking_payload(result: FinalEval) -> tuple[dict[str, float], dict]:
