@@ -56,3 +56,23 @@ def test_final_eval_config_takes_shared_protocol_from_eval():
     f = final_eval_config(cfg)
     assert (f.backbone, f.n_gen, f.n_real, f.real_split) == ("inception", 10_000, 10_000, "test")  # Lucic
     assert f.kid_subsets == 7 and f.resize == "pil-bicubic" and f.every == 0
+
+
+def test_final_eval_checks_uniqueness_and_logs_the_nearest_grid(metrics_cache, tmp_path):
+    import json
+
+    res = train(_cfg(metrics_cache), out=tmp_path / "runs")
+    final = res.final_eval
+    for space in ("mse", "ssim", "digitscnn"):  # pixels, SSIM and the backbone's features
+        assert 0.0 <= final.metrics[f"nn300_{space}_too_close"] <= 1.0
+    assert final.protocol["nearest_grid"] == "final_eval/nearest.png"  # where it lies in the run
+    client = MlflowClient(res.tracking_uri)
+    run = client.get_run(res.run_id)
+    assert run.data.metrics["final/nn300_mse_too_close"] == pytest.approx(final.metrics["nn300_mse_too_close"])
+    assert {a.path for a in client.list_artifacts(res.run_id, "final_eval")} == \
+        {"final_eval/nearest.png", "final_eval/nearest.json"}
+    png = client.download_artifacts(res.run_id, "final_eval/nearest.png", str(tmp_path))
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    sidecar = json.loads(open(client.download_artifacts(res.run_id, "final_eval/nearest.json", str(tmp_path))).read())
+    assert len(sidecar["rows"]) == 16 and sidecar["spaces"]["mse"]["too_close"] == \
+        pytest.approx(final.metrics["nn300_mse_too_close"])

@@ -86,9 +86,8 @@ def _check_counts(cfg: RunConfig) -> None:
 def evaluate_checkpoint(cfg: RunConfig, checkpoint: str, device: str = "cpu") -> FinalEval:
     """The final protocol's metrics of `checkpoint`'s generator (eval-mode BatchNorm)."""
     from ganbench.metrics import Evaluator
-    from ganbench.sample import load_generator
-
     from ganbench.metrics.nearest import NearestConfig
+    from ganbench.sample import load_generator
 
     dev = torch.device(device)
     _, models = load_generator(checkpoint)
