@@ -96,6 +96,9 @@ class TrainConfig:
     # wall-clock budget of the training loop: it ends at the first epoch end past it (evaluated
     # and checkpointed like a last epoch); 0 = no limit. Benchmarks compare runs on equal time.
     max_seconds: float = 0.0
+    # every N iterations (batches), a log line of rank 0's latest losses and D outputs, also in
+    # MLflow as iter/<name> at the global step (seed 004 printed every 50); 0 = per epoch only
+    log_every: int = 0
 
 
 @dataclass(frozen=True)

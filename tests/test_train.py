@@ -15,7 +15,7 @@ from ganbench.errors import CheckpointError, ConfigError, DivergenceError
 from ganbench.losses import LOSSES, GanLoss
 from ganbench.presets import get_preset
 from ganbench.sample import load_generator, sample, write_samples
-from ganbench.train import train
+from ganbench.train import train, validate
 from ganbench.train.observer import StopRun
 from ganbench.checkpoint import load_checkpoint
 
@@ -226,3 +226,17 @@ def test_an_observer_sees_every_evaluation_and_can_stop_the_run(tmp_path, metric
     assert res.status == "pruned" and res.final_metrics["epoch"] == 2
     assert [e for e, _ in obs.seen] == [1, 2] and all(math.isfinite(s) for _, s in obs.seen)
     assert res.last_checkpoint.endswith("checkpoint_epoch_0002")
+
+
+def test_log_every_writes_iteration_lines_and_mlflow_steps(tmp_path, caplog):
+    steps = get_preset("debug").train.max_steps_per_epoch
+    cfg = _cfg(train={"epochs": 2, "log_every": 3})
+    with caplog.at_level("INFO", logger="ganbench.train"):
+        res = train(cfg, out=tmp_path / "runs")
+    lines = [r.getMessage() for r in caplog.records if " step " in r.getMessage() and "loss_d=" in r.getMessage()]
+    want = [i for i in range(1, 2 * steps + 1) if (i - 1) % steps + 1 in range(3, steps + 1, 3)]
+    assert [int(m.split(" step ")[1].split(":")[0]) for m in lines] == want
+    hist = MlflowClient(res.tracking_uri).get_metric_history(res.run_id, "iter/loss_d")
+    assert [m.step for m in hist] == want and all(math.isfinite(m.value) for m in hist)
+    with pytest.raises(ConfigError, match="train.log_every"):
+        validate(_cfg(train={"log_every": -1}), 0, False)

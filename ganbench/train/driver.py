@@ -72,6 +72,8 @@ def validate(cfg: RunConfig, workers: int, gpu: bool) -> None:
         raise ConfigError("train.max_steps_per_epoch must be >= 0 (0 = whole epoch)")
     if t.sample_grid < 1:
         raise ConfigError("train.sample_grid must be >= 1")
+    if t.log_every < 0:
+        raise ConfigError(f"train.log_every must be >= 0 (iterations; 0 = per epoch only), got {t.log_every}")
     if t.max_seconds < 0:
         raise ConfigError(f"train.max_seconds must be >= 0 (0 = no time limit), got {t.max_seconds}")
     if workers < 0:

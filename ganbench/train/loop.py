@@ -57,9 +57,10 @@ class EpochRun:
 
 
 def train_one_epoch(step: GanStep, loader, epoch: int, gen: torch.Generator, stats: Stats,
-                    max_steps: int = 0, bar=None) -> EpochRun:
+                    max_steps: int = 0, bar=None, log_every: int = 0, on_log=None) -> EpochRun:
     """One pass over this rank's shard (at most `max_steps` batches; 0 = all), each batch
-    through `step`; the losses and D outputs go to `stats`. bar: a progress bar or None."""
+    through `step`; the losses and D outputs go to `stats`. bar: a progress bar or None;
+    on_log(i, stats): called after every `log_every`-th batch (i = batches done this epoch)."""
     loader.set_epoch(epoch)
     step.G.train()
     step.D.train()
@@ -71,6 +72,8 @@ def train_one_epoch(step: GanStep, loader, epoch: int, gen: torch.Generator, sta
         step.step(i, real, labels, gen, stats)
         n_images += real.shape[0]
         n_steps += 1
+        if log_every and on_log is not None and n_steps % log_every == 0:
+            on_log(n_steps, stats)
         if bar is not None:
             if i % 10 == 0:
                 bar.set_postfix(epoch=epoch + 1, loss_d=stats.last("loss_d"), loss_g=stats.last("loss_g"),
@@ -242,7 +245,9 @@ def run_loop(cfg: RunConfig, session: Session, tracking: Optional[TrackingHandle
             gen = torch.Generator(device=session.device).manual_seed(epoch_seed(cfg.train.seed, epoch - 1, session.rank))
             if w.step.aug_gen is not None:  # per-epoch seeds: a resumed run augments as the uninterrupted one
                 w.step.aug_gen.manual_seed(epoch_seed(cfg.train.seed + 1, epoch - 1, session.rank))
-            run = train_one_epoch(w.step, w.loader, epoch - 1, gen, stats, max_steps, bar)
+            first = w.global_step  # the global step this epoch starts from, for iteration logs
+            run = train_one_epoch(w.step, w.loader, epoch - 1, gen, stats, max_steps, bar, cfg.train.log_every,
+                                  lambda i, s: reporter.iteration(epoch, first + i, s))
             w.global_step += run.steps
             metrics = _epoch_metrics(stats, session, run, epoch, w.global_step)
             if msg := _diverged(metrics):

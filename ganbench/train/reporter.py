@@ -21,6 +21,7 @@ from ganbench.train.records import TrackingHandle
 
 log = logging.getLogger("ganbench.train")
 
+ITER_KEYS = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_g", "gp")
 GRID_SEED_OFFSET = 12345  # the grid's noise is its own stream, apart from training's
 
 
@@ -32,6 +33,7 @@ class SilentReporter:
     def start(self, tags: dict, describe: str) -> None: ...
     def epoch(self, metrics: dict, history: list, G, protocol: Optional[dict]) -> None: ...
     def note(self, msg: str, *args) -> None: ...
+    def iteration(self, epoch: int, step: int, stats) -> None: ...
     def diverged(self, msg: str) -> None: ...
     def close(self) -> None: ...
 
@@ -77,6 +79,14 @@ class Reporter(SilentReporter):
         if protocol is not None:
             key = self.score_key
             self.sink.log_artifact(plot_metric(history, key, self.work / f"{key}_curve.png"), "plots")
+
+    def iteration(self, epoch: int, step: int, stats) -> None:
+        """train.log_every: rank 0's latest values (not averaged over ranks or batches: the
+        epoch line is that), as a log line and as MLflow's iter/<name> at the global step."""
+        values = {k: v for k in ITER_KEYS if (v := stats.last(k)) is not None}
+        log.info("epoch %d step %d: %s", epoch, step, " ".join(f"{k}={v:.4g}" for k, v in values.items()))
+        if self.sink and epoch > self.logged_through:
+            self.sink.log_metrics({f"iter/{k}": v for k, v in values.items()}, step=step)
 
     def diverged(self, msg: str) -> None:
         if self.sink:
