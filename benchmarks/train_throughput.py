@@ -21,6 +21,7 @@ import os
 import platform
 import statistics
 import tempfile
+import sys
 import time
 from pathlib import Path
 
@@ -46,10 +47,10 @@ def bench_cfg(batch: int, res: int, steps: int, width: int) -> C.RunConfig:
     )
 
 
-def ganbench_epoch_images_per_s(cfg: C.RunConfig) -> float:
+def ganbench_epoch_images_per_s(cfg: C.RunConfig, device: torch.device) -> float:
     """End to end: the real run_loop for 2 epochs; epoch 2's images/s as the loop reports it."""
     with tempfile.TemporaryDirectory() as d:
-        summary = run_loop(cfg, LocalSession(run_dir=Path(d)), tracking=None)
+        summary = run_loop(cfg, LocalSession(run_dir=Path(d), device=device), tracking=None)
     return summary.history[-1]["images_per_s"]
 
 
@@ -57,12 +58,12 @@ class Ganbench:
     """ganbench's loop: one `train_one_epoch` of `steps` batches per chunk, then the stats
     reduction, as run_loop does at every epoch end."""
 
-    def __init__(self, cfg: C.RunConfig):
-        session = LocalSession(run_dir=Path(tempfile.mkdtemp()))
+    def __init__(self, cfg: C.RunConfig, device: torch.device):
+        session = LocalSession(run_dir=Path(tempfile.mkdtemp()), device=device)
         self.loader = build_loader(cfg.data, seed=cfg.train.seed, device=session.device)
         self.models, self.stepper = build_stepper(cfg, session, self.loader.image_shape, self.loader.num_classes)
         self.stats = Stats()
-        self.gen = torch.Generator().manual_seed(0)
+        self.gen = torch.Generator(device=device).manual_seed(0)
         self.epoch = 0
 
     def run(self, steps: int) -> int:
@@ -75,11 +76,12 @@ class Ganbench:
 class Textbook:
     """The pytorch/examples DCGAN loop (BCE, D on real then fake, G on the same fakes)."""
 
-    def __init__(self, cfg: C.RunConfig):
+    def __init__(self, cfg: C.RunConfig, device: torch.device):
         self.loader = build_loader(cfg.data, seed=cfg.train.seed, device="cpu")
         torch.manual_seed(cfg.train.seed)
         m = build_models(cfg.model, self.loader.image_shape, 0)
-        self.netG, self.netD, self.nz = m.G, m.D, m.latent_dim
+        self.device = device
+        self.netG, self.netD, self.nz = m.G.to(device), m.D.to(device), m.latent_dim
         self.criterion = nn.BCEWithLogitsLoss()
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=cfg.optim_d.lr, betas=(cfg.optim_d.beta1, cfg.optim_d.beta2))
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=cfg.optim_g.lr, betas=(cfg.optim_g.beta1, cfg.optim_g.beta2))
@@ -90,12 +92,13 @@ class Textbook:
         n = 0
         for _ in range(steps):
             real, _ = next(self.batches)
+            real = real.to(self.device, non_blocking=True)
             b = real.size(0)
             netD.zero_grad()
-            label = torch.full((b,), 1.0)
+            label = torch.full((b,), 1.0, device=self.device)
             errD_real = criterion(netD(real), label)
             errD_real.backward()
-            fake = netG(torch.randn(b, self.nz))
+            fake = netG(torch.randn(b, self.nz, device=self.device))
             label.fill_(0.0)
             errD_fake = criterion(netD(fake.detach()), label)
             errD_fake.backward()
@@ -118,9 +121,16 @@ def _cycle(loader):
 
 
 def timed(side, steps: int) -> float:
+    _sync()
     t0 = time.perf_counter()
     n = side.run(steps)
+    _sync()  # GPU work is asynchronous: time it done, not queued
     return n / (time.perf_counter() - t0)
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -131,11 +141,15 @@ def main() -> None:
     ap.add_argument("--res", type=int, default=28, choices=(28, 32, 64))
     ap.add_argument("--width", type=int, default=32, help="ngf = ndf")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda; both sides in fp32 (train.amp off: the same math)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = bench_cfg(args.batch, args.res, args.steps, args.width)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device visible")
+    device = torch.device(args.device)
+    cfg = C.with_updates(bench_cfg(args.batch, args.res, args.steps, args.width), train={"amp": False})
 
-    ours_side, theirs_side = Ganbench(cfg), Textbook(cfg)
+    ours_side, theirs_side = Ganbench(cfg, device), Textbook(cfg, device)
     timed(ours_side, 10), timed(theirs_side, 10)  # warm-up: allocator, oneDNN kernels
     ours, theirs, ratios = [], [], []
     for r in range(args.rounds):
@@ -150,7 +164,7 @@ def main() -> None:
     paired = statistics.median(ratios)
     print(f"chunks of {args.steps} steps x {args.rounds} rounds: ganbench median {g:.1f} img/s (max {max(ours):.1f}), "
           f"textbook median {t:.1f} img/s (max {max(theirs):.1f})")
-    end_to_end = ganbench_epoch_images_per_s(cfg)
+    end_to_end = ganbench_epoch_images_per_s(cfg, device)
     print(f"run_loop epoch 2 as the loop reports it (its batches; grid and checkpoint excluded): {end_to_end:.1f} img/s")
 
     result = {
@@ -165,7 +179,9 @@ def main() -> None:
         "ratio_of_medians": round(g / t, 3),
         "ratio_of_best_chunks": round(max(ours) / max(theirs), 3),
         "run_loop_epoch_img_s": round(end_to_end, 1),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, CPU",
+        "device": str(device),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+                   f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}",
     }
     print(f"ratio ganbench/textbook: median of rounds {paired:.3f}, of medians {g / t:.3f}, "
           f"of best chunks {max(ours) / max(theirs):.3f} (target >= 0.95)")
