@@ -83,11 +83,19 @@ def _picture(args, weights, record_base) -> dict:
             "shape": list(pic.images.shape)}
 
 
+def _check_out(args) -> None:
+    from ganbench.pictures import check_out
+    from ganbench.sample import out_kind
+
+    (check_out if args.picture else out_kind)(args.out)
+
+
 def cmd_sample(args) -> int:
     from ganbench.noise import check_truncation
     from ganbench.sample import SampleRecord, resolve_weights, sidecar
 
     _check_options(args)
+    _check_out(args)  # a bad --out fails before the checkpoint is read
     weights = resolve_weights(args.checkpoint, _weights(args.weights))  # records name G or G_ema, never auto
     psi = check_truncation(args.truncation)
 
