@@ -31,27 +31,33 @@ def load_generator(checkpoint: str | Path, weights: str = "auto"):
     """(cfg, GanModels) with `weights` loaded into G, in eval mode. "auto" (what evaluation,
     export and serving use) is G_ema when the run kept an EMA of G, else G; "G" is always the
     raw generator. `models.weights` says which was loaded."""
-    if weights not in WEIGHTS + ("auto",):
-        raise ConfigError(f"unknown generator weights {weights!r}; valid: auto, {', '.join(WEIGHTS)}")
+    cfg, gens = load_generators(checkpoint, (weights,))
+    return cfg, next(iter(gens.values()))
+
+
+def load_generators(checkpoint: str | Path, names: tuple[str, ...]):
+    """(cfg, {resolved name: GanModels}) for several weight sets of one checkpoint, read once
+    (pictures show G_ema and G side by side). Names resolve as in `load_generator`."""
+    bad = [w for w in names if w not in WEIGHTS + ("auto",)]
+    if bad:
+        raise ConfigError(f"unknown generator weights {bad[0]!r}; valid: auto, {', '.join(WEIGHTS)}")
     cfg, state = load_checkpoint(checkpoint)
-    if weights == "auto":
-        weights = "G_ema" if "G_ema" in state else "G"
-    if weights not in state:
-        held = [w for w in WEIGHTS if w in state]
-        raise CheckpointError(f"checkpoint {checkpoint} holds no {weights} weights (it holds {', '.join(held)})")
-    models = build_models(cfg.model, tuple(state["image_shape"]), int(state["num_classes"]))
-    models.G.load_state_dict(_generator_state(state[weights]))
-    models.G.eval()
-    models.weights = weights
-    return cfg, models
-
-
-def resolve_weights(checkpoint: str | Path, names: tuple[str, ...]) -> tuple[str, ...]:
-    """`auto` -> G_ema when the checkpoint holds an EMA of G, else G; other names unchanged."""
-    if "auto" not in names:
-        return names
-    held = "G_ema" if "G_ema" in load_checkpoint(checkpoint)[1] else "G"
-    return tuple(held if n == "auto" else n for n in names)
+    held = [w for w in WEIGHTS if w in state]
+    resolved = [("G_ema" if "G_ema" in state else "G") if w == "auto" else w for w in names]
+    if len(set(resolved)) != len(resolved):
+        dup = next(w for w in resolved if resolved.count(w) > 1)
+        raise ConfigError(f"--weights {','.join(names)} names {dup} twice for {checkpoint} (auto is G_ema "
+                          "only when the run kept an EMA of G)")
+    gens = {}
+    for w in resolved:
+        if w not in state:
+            raise CheckpointError(f"checkpoint {checkpoint} holds no {w} weights (it holds {', '.join(held)})")
+        models = build_models(cfg.model, tuple(state["image_shape"]), int(state["num_classes"]))
+        models.G.load_state_dict(_generator_state(state[w]))
+        models.G.eval()
+        models.weights = w
+        gens[w] = models
+    return cfg, gens
 
 
 def _generator_state(entry: dict) -> dict:

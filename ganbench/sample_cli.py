@@ -52,28 +52,22 @@ def _weights(text: str) -> tuple[str, ...]:
     return names
 
 
-def _plain(args, weights, record_base) -> dict:
-    from ganbench.sample import load_generator, out_kind, sample, write_samples
+def _plain(args, gens, record_base) -> dict:
+    from ganbench.sample import sample, write_samples
 
-    out_kind(args.out)  # a bad --out fails before the generator is loaded
-    if len(weights) > 1:
-        raise ConfigError("several --weights side by side need a --picture (e.g. --picture interpolation)")
     n = 64 if args.n is None else args.n
-    _, models = load_generator(args.checkpoint, weights[0])
+    (models,) = gens.values()
     images = sample(models, n, seed=args.seed, label=args.label, truncation=args.truncation)
     record = record_base(n=n, seed=args.seed, label=args.label)
     path = write_samples(images, args.out, record)
     return {"out": str(path), "n": n, "seed": args.seed, "label": args.label, "shape": list(images.shape)}
 
 
-def _picture(args, weights, record_base) -> dict:
-    from ganbench.pictures import PictureSpec, check_out, draw, write_picture
-    from ganbench.sample import load_generator
+def _picture(args, gens, record_base) -> dict:
+    from ganbench.pictures import PictureSpec, draw, write_picture
 
-    check_out(args.out)
     spec = PictureSpec(seed=args.seed, seeds=tuple(args.seeds or ()), steps=args.steps or 8, cols=args.cols or 8,
                        label=args.label, truncation=args.truncation, span=2.0 if args.span is None else args.span)
-    gens = {w: load_generator(args.checkpoint, w)[1] for w in weights}
     pic = draw(args.picture, gens, spec)
     seeds = spec.pair_seeds() if args.picture == "interpolation" else None
     record = record_base(seed=None if seeds else args.seed, label=args.label, picture=args.picture,
@@ -92,17 +86,21 @@ def _check_out(args) -> None:
 
 def cmd_sample(args) -> int:
     from ganbench.noise import check_truncation
-    from ganbench.sample import SampleRecord, resolve_weights, sidecar
+    from ganbench.sample import SampleRecord, load_generators, sidecar
 
     _check_options(args)
     _check_out(args)  # a bad --out fails before the checkpoint is read
-    weights = resolve_weights(args.checkpoint, _weights(args.weights))  # records name G or G_ema, never auto
     psi = check_truncation(args.truncation)
+    names = _weights(args.weights)
+    if len(names) > 1 and not args.picture:
+        raise ConfigError("several --weights side by side need a --picture (e.g. --picture interpolation)")
+    _, gens = load_generators(args.checkpoint, names)  # one read of the checkpoint
+    weights = tuple(gens)  # records name G or G_ema, never auto
 
     def record_base(**kw):
         return SampleRecord(checkpoint=str(args.checkpoint), weights=weights, truncation=psi, **kw)
 
-    result = (_picture if args.picture else _plain)(args, weights, record_base)
+    result = (_picture if args.picture else _plain)(args, gens, record_base)
     print(json.dumps({**result, "truncation": psi, "weights": list(weights),
                       "record": str(sidecar(result["out"]))}), flush=True)
     return 0

@@ -22,7 +22,7 @@ from ganbench.models import build_models
 from ganbench.models.ema import GeneratorEMA
 from ganbench.pictures import PICTURES, PictureSpec, draw
 from ganbench.presets import get_preset
-from ganbench.sample import load_generator, sample
+from ganbench.sample import load_generator, load_generators, sample
 from ganbench.sample_cli import PICTURE_KINDS
 
 SIDE = 28 + PAD  # one image in a grid, with its padding
@@ -147,6 +147,10 @@ def test_weight_sets_side_by_side(ckpts, tmp_path, capsys):
     assert not torch.allclose(pic.images[0], pic.images[1])
     with pytest.raises(CheckpointError, match="no G_ema"):
         load_generator(ckpts["cdcgan"], "G_ema")
+    # cdcgan keeps no EMA, so auto is G there: "auto,G" would draw the same generator twice
+    with pytest.raises(ConfigError, match="names G twice"):
+        load_generators(ckpts["cdcgan"], ("auto", "G"))
+    assert list(load_generators(ckpts["dcgan"], ("auto", "G"))[1]) == ["G_ema", "G"]
 
 
 @pytest.mark.parametrize("argv, needle", [
