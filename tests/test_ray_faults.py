@@ -97,7 +97,10 @@ def test_killed_worker_is_restarted_from_the_last_checkpoint(tmp_path, s3_run):
     t = threading.Thread(target=run)
     t.start()
     while t.is_alive():  # no deadline of our own: a loaded machine starts Ray slowly (pytest-timeout guards)
-        ckpts = list((tmp_path / "runs").glob("*/checkpoint_epoch_0002"))
+        # Kill only once Ray's controller has registered a checkpoint (it writes its snapshot
+        # then): a folder on disk that the controller has not polled yet is not restorable, and
+        # on a loaded machine that gap is seconds long.
+        ckpts = list((tmp_path / "runs").glob("*/checkpoint_manager_snapshot.json"))
         workers = _train_workers() if ckpts else []
         if len(workers) == 2:
             # A real process kill, as an OOM killer or a lost node would do it.
