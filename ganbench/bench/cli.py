@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from typing import Optional
 
 BENCH_EPILOG = textwrap.dedent(
     """\
@@ -17,6 +18,8 @@ BENCH_EPILOG = textwrap.dedent(
 
     The same command again resumes: finished runs (found in MLflow) are skipped, failed ones rerun.
     Report: <out>/bench/<suite>/leaderboard.{md,csv,html} + PNGs, also logged to the suite's MLflow run.
+    `protocol: {..., also: [class_share_min, class_share_max]}` in the suite adds columns (mean and std
+    per cell) for other metrics the same evaluation logs: shown, never ranked (see `compare --also`).
     The last stdout line is JSON: suite, parent_run_id, metric, ran, failed, skipped, errors, report.
     """
 )
@@ -27,8 +30,15 @@ COMPARE_EPILOG = textwrap.dedent(
       ganbench compare 3f2a... 9c1b...            # training runs (each its own cell, or its ganbench.cell tag's)
       ganbench compare SUITE_PARENT_RUN_ID        # a suite's report again (or with --metric / --target)
       ganbench compare STUDY_PARENT_RUN_ID        # a study's trials as one cell, with the budget curve
+      ganbench compare SUITE_PARENT_RUN_ID --also class_share_min,class_share_max,pr5k3_mnistcnn_precision
 
     Runs scored by different metrics or protocols are refused, naming what differs.
+    --also: metrics shown per cell as mean and std beside the ranking metric, never ranked. A base
+    name (letters and '_': class_share_min) gets the ranking metric's count and backbone
+    (fid5k_mnistcnn -> class_share_min5k_mnistcnn; final/fid10k_inception ->
+    final/class_share_min10k_inception); a name with a digit or '/' is taken as is. Each is read
+    at the evaluation that gave the ranking value; a run that did not log it leaves it blank.
+    Without --also a suite's run shows its suite's protocol.also.
     """
 )
 
@@ -53,14 +63,27 @@ def cmd_bench(args) -> int:
     suite = load_suite(args.suite)
     summary = run_suite(suite, BenchOptions(overrides=tuple(args.set), out=args.out, parallel=args.parallel,
                                             gpus=1.0 if args.gpu else None, cpus=args.cpus, dry_run=args.dry_run))
+    if not summary.get("dry_run"):
+        from ganbench.bench.compare import add_also
+
+        summary["files"] = add_also(suite, summary)
     print(json.dumps(summary, default=str), flush=True)
     return 0
+
+
+def _also_arg(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
+    """--also a,b --also c -> ('a', 'b', 'c'); None when not given (a suite run's own then)."""
+    if values is None:
+        return None
+    from ganbench.bench.suite import parse_also
+
+    return parse_also([n for v in values for n in v.split(",")], "--also")
 
 
 def cmd_compare(args) -> int:
     from ganbench.bench.compare import compare
 
-    summary = compare(args.runs, out=args.out, metric=args.metric, target=args.target)
+    summary = compare(args.runs, out=args.out, metric=args.metric, target=args.target, also=_also_arg(args.also))
     print(json.dumps(summary, default=str), flush=True)
     return 0
 
@@ -89,5 +112,9 @@ def add_bench_parser(sub) -> None:
     c.add_argument("runs", nargs="+", metavar="RUN_ID", help="MLflow run ids: runs, a study's or a suite's parent run")
     c.add_argument("--metric", help="rank by this metric (default: the final metric, else the run's selection metric)")
     c.add_argument("--target", type=float, default=None, help="report the time to reach this per-epoch score")
+    c.add_argument("--also", action="append", default=None, metavar="NAME[,NAME]",
+                   help="also show these metrics per cell (mean and std), not ranked: base names such as "
+                        "class_share_min get the ranking metric's count and backbone; full names are kept "
+                        "(default: a suite run's protocol.also, else none)")
     c.add_argument("--out", default="runs/compare", help="where the report goes (default ./runs/compare)")
     c.set_defaults(func=cmd_compare)

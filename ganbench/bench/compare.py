@@ -3,12 +3,13 @@
 An ID is a suite's parent run (its cells and seeds), a study's parent run (one cell of all
 its finished trials, with the best-score-against-budget curve), or any training run (a cell
 of its own, or its `ganbench.cell` tag's cell). The same refusal applies: runs scored by
-different metrics or protocols are not ranked together.
+different metrics or protocols are not ranked together. `also` (--also) adds metrics shown
+beside the ranking one, not ranked; a suite's parent run brings its own protocol.also.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from ganbench import tracking as trk
 from ganbench.bench import mlflow_suite as ms
@@ -19,7 +20,8 @@ from ganbench.errors import ConfigError
 
 
 def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Optional[float] = None,
-            tracking_uri: Optional[str] = None) -> dict:
+            tracking_uri: Optional[str] = None, also: Optional[Sequence[str]] = None) -> dict:
+    """`also`: metric names (base or full, see suite.Protocol); None: a suite's own, else none."""
     if not ids:
         raise ConfigError("compare: give at least one MLflow run id (a run, a study's or a suite's parent run)")
     uri = trk.resolve_tracking_uri(tracking_uri)
@@ -34,7 +36,8 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
         names.append(run.data.tags.get("ganbench.suite") if kind == "suite" else None)
         handle = {"tracking_uri": uri, "run_id": run_id}
         if kind == "suite":
-            recs, srch = ms.collect(handle, metric=metric or run.data.tags.get("ganbench.metric"))
+            recs, srch = ms.collect(handle, metric=metric or run.data.tags.get("ganbench.metric"),
+                                    also=ms.also_of(run) if also is None else also)
             searches.update(srch)
             if target is None and run.data.tags.get("ganbench.target"):
                 target = float(run.data.tags["ganbench.target"])
@@ -42,10 +45,10 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
             cell = f"study:{run.data.tags.get('optuna.study', run_id[:8])}"
             trials = [t for t in ms.children(handle) if t.info.status == "FINISHED"
                       and t.data.tags.get("ganbench.status") != "pruned"]
-            recs = [record_from_run(c, t, cell=cell, metric=metric) for t in trials]
+            recs = [record_from_run(c, t, cell=cell, metric=metric, also=also or ()) for t in trials]
             searches[cell] = [r.value for r in recs if r.ok]
         else:
-            recs = [record_from_run(c, run, metric=metric)]
+            recs = [record_from_run(c, run, metric=metric, also=also or ())]
         for r in recs:
             if r.run_id not in seen:
                 seen.add(r.run_id)
@@ -59,3 +62,21 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
     return {"metric": lb.metric, "cells": [r.cell for r in lb.rows], "runs": len(records),
             "ranks": {r.cell: r.rank for r in lb.rows}, "report": str(Path(out) / "leaderboard.html"),
             "files": [str(f) for f in files]}
+
+
+def add_also(suite, summary: dict) -> list[str]:
+    """After `ganbench bench`: the suite's protocol.also recorded on its run (for compare), and
+    the report written again with the `also` columns and logged over the first one. The
+    runner's own report is built without them (runner.py's publish() does not take `also`);
+    once it does, only the record_also() call stays."""
+    parent = {"tracking_uri": summary["tracking_uri"], "run_id": summary["parent_run_id"]}
+    ms.record_also(parent, suite.also)
+    if not suite.also:
+        return list(summary["files"])
+    folder = Path(summary["report"]).parent
+    records, searches = ms.collect(parent, metric=summary["metric"], also=suite.also)
+    lb = build(records, f"Suite {suite.name}", cells=[c.name for c in suite.cells], metric=summary["metric"],
+               target=suite.target.value if suite.target else None, searches=searches)
+    files = write_report(lb, folder, trk.client(parent["tracking_uri"]))
+    trk.MlflowSink(parent).log_artifact(folder, "leaderboard")
+    return [str(f) for f in files]

@@ -1,5 +1,6 @@
 """Records -> a Leaderboard: per cell the mean, spread and 95% interval of the ranking metric
-over seeds, its rank (ties where intervals overlap), cost, and time to a target.
+over seeds, its rank (ties where intervals overlap), cost, time to a target, and the mean and
+std of the suite's `also` metrics (shown beside the ranking metric, never ranked).
 
 Ranking refuses numbers that are not the same measurement: runs whose ranking metric has
 another name, or whose recorded protocol differs in any entry, stop here with the keys named.
@@ -21,6 +22,16 @@ class IncomparableError(GanbenchError):
 
 
 @dataclass(frozen=True)
+class ExtraStat:
+    """One `also` metric over a cell's finished runs: shown, never ranked."""
+
+    name: str
+    mean: float  # nan when no finished run logged it
+    std: float  # sample std; nan under two values
+    n: int  # finished runs that logged it (the others: not logged)
+
+
+@dataclass(frozen=True)
 class CellRow:
     cell: str
     n_ok: int
@@ -39,6 +50,7 @@ class CellRow:
     target_images: float  # median images to the target
     search_curve: tuple[float, ...] = ()  # expected best of k trials, k = 1..K (searched cells)
     errors: tuple[str, ...] = ()
+    extras: tuple[ExtraStat, ...] = ()  # in Leaderboard.extras' order
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class Leaderboard:
     target_metric: Optional[str] = None
     proxy_spearman: Optional[float] = None  # per-epoch metric vs final metric over runs
     notes: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()  # the `also` metrics' full names, as the records carry them
 
 
 def check_comparable(records: Sequence[RunRecord]) -> tuple:
@@ -91,6 +104,20 @@ def _mean(vals) -> float:
     return float(sum(vals) / len(vals)) if vals else math.nan
 
 
+def extra_names(records: Sequence[RunRecord]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for r in records for n, _ in r.extras))
+
+
+def extra_stats(ok: Sequence[RunRecord], names: Sequence[str]) -> tuple[ExtraStat, ...]:
+    """Mean and spread of each `also` metric over finished runs; a run that did not log one
+    (nan or absent) is left out of that metric's numbers, not counted as zero."""
+    out = []
+    for name in names:
+        vals = [v for r in ok for n, v in r.extras if n == name and v is not None and math.isfinite(v)]
+        out.append(ExtraStat(name, _mean(vals), statistics.stdev(vals) if len(vals) > 1 else math.nan, len(vals)))
+    return tuple(out)
+
+
 def build(records: Sequence[RunRecord], title: str, cells: Sequence[str] = (), metric: Optional[str] = None,
           target: Optional[float] = None, searches: Optional[dict[str, Sequence[float]]] = None) -> Leaderboard:
     """`cells` fixes the order of cells without numbers (the suite's order); `searches` maps
@@ -103,6 +130,7 @@ def build(records: Sequence[RunRecord], title: str, cells: Sequence[str] = (), m
     train_lower = lower_is_better(train_metric) if train_metric else lower
     order = list(dict.fromkeys([*cells, *(r.cell for r in records)]))
     by_cell = {c: [r for r in records if r.cell == c] for c in order}
+    extras = extra_names(records)
     ranked = {x.name: x for x in rank_cells({c: interval([r.value for r in rs if r.ok]) for c, rs in by_cell.items()},
                                            lower)}
     rows = []
@@ -126,10 +154,12 @@ def build(records: Sequence[RunRecord], title: str, cells: Sequence[str] = (), m
             target_images=_median([x[1] for x in reached]),
             search_curve=tuple(expected_best((searches or {}).get(c, ()), train_lower)),
             errors=tuple(dict.fromkeys(r.error for r in rs if r.status == "FAILED" and r.error)),
+            extras=extra_stats(ok, extras),
         ))
     rho = None
     if train_metric and name != train_metric:
         rho = spearman([r.train_value for r in scored], [r.value for r in scored])
     return Leaderboard(title=title, metric=name, lower_better=lower, train_metric=train_metric, rows=tuple(rows),
                        runs=tuple(records), protocol=protocol, target=target,
-                       target_metric=train_metric if target is not None else None, proxy_spearman=rho)
+                       target_metric=train_metric if target is not None else None, proxy_spearman=rho,
+                       extras=extras)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
+from typing import Optional, Sequence
 
 from ganbench import tracking as trk
 from ganbench.bench.driver_lease import check_free
@@ -18,6 +18,23 @@ from ganbench.bench.records import RunRecord, record_from_run
 log = logging.getLogger("ganbench.bench")
 
 STALE_ERROR = "the bench driver stopped while this run ran"
+ALSO_TAG = "ganbench.also"  # on the suite's run: its protocol.also (JSON list), for `ganbench compare`
+
+
+def record_also(handle: dict, also: Sequence[str]) -> None:
+    """The suite's protocol.also on its run, also when empty: compare then shows what the
+    latest `ganbench bench` of the suite showed, not what an older definition asked for."""
+    trk.client(handle["tracking_uri"]).set_tag(handle["run_id"], ALSO_TAG, json.dumps(list(also)))
+
+
+def also_of(run) -> tuple[str, ...]:
+    """The `also` metrics a suite's run recorded; () when none (or an unreadable tag)."""
+    raw = run.data.tags.get(ALSO_TAG)
+    try:
+        names = json.loads(raw) if raw else []
+    except ValueError:
+        return ()
+    return tuple(n for n in names if isinstance(n, str) and n) if isinstance(names, list) else ()
 
 
 def search_all(client, experiment_ids: list[str], query: str) -> list:
@@ -83,16 +100,17 @@ def latest_per_key(runs: list, hashes: Optional[dict] = None) -> list:
     return [r for _, r in best.values()]
 
 
-def collect(handle: dict, metric: Optional[str] = None, hashes: Optional[dict] = None
-            ) -> tuple[list[RunRecord], dict[str, list[float]]]:
-    """(records of the suite's runs, {searched cell: its trials' values}) from MLflow."""
+def collect(handle: dict, metric: Optional[str] = None, hashes: Optional[dict] = None,
+            also: Sequence[str] = ()) -> tuple[list[RunRecord], dict[str, list[float]]]:
+    """(records of the suite's runs, {searched cell: its trials' values}) from MLflow;
+    `also`: metrics each record carries beside the ranking one (RunRecord.extras)."""
     c = trk.client(handle["tracking_uri"])
     if hashes is None:
         raw = c.get_run(handle["run_id"]).data.tags.get("ganbench.cell_hashes")
         hashes = json.loads(raw) if raw else None
     kids = children(handle)
     runs = [r for r in kids if r.data.tags.get("ganbench.kind") != "study"]
-    records = [record_from_run(c, r, metric=metric) for r in latest_per_key(runs, hashes)]
+    records = [record_from_run(c, r, metric=metric, also=also) for r in latest_per_key(runs, hashes)]
     searches: dict[str, list[float]] = {}
     for study in (r for r in kids if r.data.tags.get("ganbench.kind") == "study" and r.data.tags.get("ganbench.cell")):
         cell = study.data.tags["ganbench.cell"]

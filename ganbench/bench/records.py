@@ -7,13 +7,20 @@ that started them is still alive.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
+
+from ganbench.errors import ConfigError
 
 # Protocol entries that describe where or how often, not how a number is computed.
 IGNORED_PROTOCOL_KEYS = frozenset({"stats_cache", "world_size", "weights_file", "backbone_choice", "cache_dir",
                                    "checkpoint"})
 FINAL_PREFIX = "final/"
+# A ranking metric as metrics/names.py builds it: KIND COUNT [K] _ BACKBONE [_REST]
+# (fid5k_mnistcnn, pr10k3_inception_precision); COUNT_BACKBONE is what a base name gets.
+_RANKING_RE = re.compile(r"(?P<kind>[A-Za-z_]*[A-Za-z])(?P<count>\d+k?)\d*_(?P<backbone>[A-Za-z0-9-]+)(_.*)?")
+_BASE_RE = re.compile(r"[A-Za-z_]+")  # a metric kind without count or backbone: class_share_min
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class RunRecord:
     samples: Optional[str]  # artifact path of the last epoch's sample grid
     run_name: str = ""
     trial: Optional[int] = None  # Optuna trial number, for runs of a search
+    # Shown beside the ranking metric, never ranked: (full name, value at the evaluation that
+    # gave `value`); nan where the run did not log it.
+    extras: tuple[tuple[str, float], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,8 +94,44 @@ def protocol_of(tags: dict, metric: Optional[str]) -> tuple:
                         if k.startswith(prefix) and k[len(prefix):] not in IGNORED_PROTOCOL_KEYS))
 
 
-def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[str] = None) -> RunRecord:
-    """One MLflow run -> RunRecord (a few metric-history reads for the curve)."""
+def resolve_extra(name: str, ranking: str) -> str:
+    """A base name gets the ranking metric's tier, count and backbone (class_share_min +
+    final/fid10k_inception -> final/class_share_min10k_inception); a full name is kept."""
+    if not _BASE_RE.fullmatch(name):
+        return name
+    tier = FINAL_PREFIX if ranking.startswith(FINAL_PREFIX) else ""
+    m = _RANKING_RE.fullmatch(ranking[len(tier):])
+    if not m:
+        raise ConfigError(f"also: cannot complete {name!r}: the ranking metric {ranking!r} has no "
+                          f"<count>_<backbone> part to add; give the full metric name")
+    return f"{tier}{name}{m['count']}_{m['backbone']}"
+
+
+def _value_at(client, run, key: str, step: int) -> float:
+    """`key`'s value logged at `step` (the latest such entry), nan when there is none."""
+    if key not in run.data.metrics:  # never logged: no history to read
+        return math.nan
+    hits = [h for h in client.get_metric_history(run.info.run_id, key) if h.step == step]
+    return float(max(hits, key=lambda h: h.timestamp).value) if hits else math.nan
+
+
+def read_extras(client, run, ranking: Optional[str], also: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """The `also` metrics at the step of the ranking value: run.data.metrics holds each
+    metric's value at its highest step, so that step is the evaluation that gave `value`
+    (the last per-epoch one, or the final evaluation logged at the best epoch)."""
+    if not also or not ranking:
+        return ()
+    names = tuple(dict.fromkeys(resolve_extra(a, ranking) for a in also))
+    logged = ranking in run.data.metrics
+    steps = [h.step for h in client.get_metric_history(run.info.run_id, ranking)] if logged else []
+    if not steps:
+        return tuple((n, math.nan) for n in names)
+    return tuple((n, _value_at(client, run, n, max(steps))) for n in names)
+
+
+def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[str] = None,
+                    also: Sequence[str] = ()) -> RunRecord:
+    """One MLflow run -> RunRecord (a few metric-history reads for the curve and the `also` metrics)."""
     info, data = run.info, run.data
     tags, metrics, params = data.tags, data.metrics, data.params
     name, train = pick_metric(run, metric)
@@ -116,6 +162,7 @@ def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[st
         samples=_last_samples(client, info.run_id) if info.status == "FINISHED" else None,
         run_name=info.run_name or "",
         trial=_int(tags.get("optuna.trial")),
+        extras=read_extras(client, run, name, also),
     )
 
 

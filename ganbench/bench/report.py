@@ -1,6 +1,8 @@
 """A Leaderboard on disk: leaderboard.md, leaderboard.csv (per cell), runs.csv (per run),
 the PNGs, and one self-contained leaderboard.html (inline CSS, images as data: URIs), so the
-page opens from disk and from MLflow's artifact view with nothing else."""
+page opens from disk and from MLflow's artifact view with nothing else. The suite's `also`
+metrics are extra columns everywhere: "mean ± std" in the tables, <name>_mean/<name>_std in
+leaderboard.csv, <name> in runs.csv; blank where not logged."""
 from __future__ import annotations
 
 import base64
@@ -12,7 +14,8 @@ from pathlib import Path
 from typing import Optional
 
 from ganbench.bench import plots
-from ganbench.bench.leaderboard import CellRow, Leaderboard
+from ganbench.bench.leaderboard import CellRow, ExtraStat, Leaderboard
+from ganbench.bench.records import RunRecord
 
 log = logging.getLogger("ganbench.bench")
 
@@ -33,9 +36,25 @@ def _rank(r: CellRow) -> str:
     return "-" if r.rank is None else f"{r.rank}{'=' if r.ties else ''}"
 
 
+def _extra_columns(lb: Leaderboard) -> tuple[str, ...]:
+    """leaderboard.csv's columns for the `also` metrics: <name>_mean, <name>_std."""
+    return tuple(f"{n}_{k}" for n in lb.extras for k in ("mean", "std"))
+
+
+def _extra_text(x: ExtraStat, n_ok: int) -> str:
+    """'mean ± std' for the tables; blank when no finished run logged it (the footnote says
+    so), and how many did when only some did (the mean is over those)."""
+    if x.n == 0:
+        return ""
+    text = _f(x.mean) + (f" ± {_f(x.std)}" if math.isfinite(x.std) else "")
+    return text + (f" ({x.n} of {n_ok} runs)" if x.n < n_ok else "")
+
+
 def _cell_values(lb: Leaderboard, r: CellRow) -> dict:
     iv = r.interval
-    return {"rank": _rank(r), "cell": r.cell, "runs": r.n_ok, "failed": r.n_failed, "mean": _f(iv.mean),
+    extras = {f"{x.name}_{k}": "" if x.n == 0 else _f(v)
+              for x in r.extras for k, v in (("mean", x.mean), ("std", x.std))}
+    return {**extras, "rank": _rank(r), "cell": r.cell, "runs": r.n_ok, "failed": r.n_failed, "mean": _f(iv.mean),
             "std": _f(iv.std), "ci95_low": _f(iv.low), "ci95_high": _f(iv.high), "ties": " ".join(r.ties),
             "proxy_mean": _f(r.train_mean), "images_per_s": _f(r.images_per_s), "wall_s_per_run": _f(r.wall_s),
             "cpu_s_per_run": _f(r.cpu_s), "gpu_s_per_run": _f(r.gpu_s),
@@ -48,18 +67,36 @@ def _cell_values(lb: Leaderboard, r: CellRow) -> dict:
 def write_csv(lb: Leaderboard, folder: Path) -> list[Path]:
     cells, runs = folder / "leaderboard.csv", folder / "runs.csv"
     with cells.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CELL_COLUMNS)
+        w = csv.DictWriter(f, fieldnames=CELL_COLUMNS + _extra_columns(lb))
         w.writeheader()
         for r in lb.rows:
             w.writerow(_cell_values(lb, r))
     with runs.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["cell", "seed", "trial", "status", "metric", "value", "proxy_metric", "proxy_value", "wall_s",
-                    "cpu_s", "gpu_s", "images_per_s", "images", "run_id", "error"])
+                    "cpu_s", "gpu_s", "images_per_s", "images", "run_id", "error", *lb.extras])
         for x in lb.runs:
             w.writerow([x.cell, x.seed, x.trial, x.status, x.metric, x.value, x.train_metric, x.train_value,
-                        x.wall_s, x.cpu_s, x.gpu_s, x.images_per_s, x.images, x.run_id, x.error])
+                        x.wall_s, x.cpu_s, x.gpu_s, x.images_per_s, x.images, x.run_id, x.error, *_run_extras(lb, x)])
     return [cells, runs]
+
+
+def _run_extras(lb: Leaderboard, x: RunRecord) -> list:
+    """A run's `also` values in the leaderboard's column order; blank where not logged."""
+    got = dict(x.extras)
+    return ["" if v is None or not math.isfinite(v) else v for v in (got.get(n) for n in lb.extras)]
+
+
+def _extra_notes(lb: Leaderboard) -> list[str]:
+    """Below the cell table: what the `also` columns are, and what a blank one means."""
+    if not lb.extras:
+        return []
+    lines = [f"Also shown, not ranked: {', '.join(f'`{n}`' for n in lb.extras)}: mean ± std over the cell's "
+             f"finished runs, each read at the evaluation that gave its `{lb.metric}`."]
+    if any(x.n < r.n_ok for r in lb.rows for x in r.extras):
+        lines.append("A blank entry: not logged by any of the cell's finished runs (that evaluation did not "
+                     "compute it); '(k of n runs)': logged by only k, the mean is over those.")
+    return lines
 
 
 def _header_lines(lb: Leaderboard) -> list[str]:
@@ -88,7 +125,7 @@ def _table_columns(lb: Leaderboard) -> list[tuple[str, str]]:
     if lb.target is not None:
         cols += [("reached target", "target_reached"), ("s to target", "target_train_s"),
                  ("images to target", "target_images")]
-    return cols
+    return cols + [(n, f"also:{n}") for n in lb.extras]
 
 
 def _display_values(lb: Leaderboard, r: CellRow) -> dict:
@@ -96,6 +133,7 @@ def _display_values(lb: Leaderboard, r: CellRow) -> dict:
     v["runs"] = f"{r.n_ok}" + (f" (+{r.n_failed} failed)" if r.n_failed else "")
     v["interval"] = f"[{v['ci95_low']}, {v['ci95_high']}]"
     v["ties"] = ", ".join(r.ties) or "-"
+    v.update({f"also:{x.name}": _extra_text(x, r.n_ok) for x in r.extras})
     return v
 
 
@@ -110,6 +148,8 @@ def write_markdown(lb: Leaderboard, folder: Path, images: dict[str, Path]) -> Pa
     for r in lb.rows:
         v = _display_values(lb, r)
         out.append("| " + " | ".join(str(v[k]) for _, k in cols) + " |")
+    if lb.extras:
+        out += ["", *_extra_notes(lb)]
     searched = [r for r in lb.rows if r.search_curve]
     if searched:
         out += ["", f"Searched cells: expected best `{lb.train_metric}` after 1, 2, ... trials "
@@ -172,9 +212,11 @@ def _runs_html(lb: Leaderboard) -> str:
     e, proxy = html.escape, _proxy_differs(lb)
     head = [("cell", True), ("seed", False), ("status", True), (lb.metric, False)]
     head += [(lb.train_metric, False)] if proxy else []
-    head += [("wall s", False), ("CPU-s", False), ("images/s", False), ("MLflow run", True)]
+    head += [("wall s", False), ("CPU-s", False), ("images/s", False)] + [(n, False) for n in lb.extras]
+    head += [("MLflow run", True)]
     rows = [[e(x.cell), e(str(x.seed)), e(x.status), _f(x.value)] + ([_f(x.train_value)] if proxy else [])
-            + [_f(x.wall_s), _f(x.cpu_s), _f(x.images_per_s), f"<code>{e(x.run_id)}</code>"] for x in lb.runs]
+            + [_f(x.wall_s), _f(x.cpu_s), _f(x.images_per_s)] + [_f(v) if v != "" else "" for v in _run_extras(lb, x)]
+            + [f"<code>{e(x.run_id)}</code>"] for x in lb.runs]
     return _html_table(head, rows)
 
 
@@ -189,6 +231,7 @@ def write_html(lb: Leaderboard, folder: Path, images: dict[str, Path], grids: di
 <body><h1>{e(lb.title)}</h1>
 {''.join(f'<p class="note">{_note(line)}</p>' for line in _header_lines(lb))}
 {_cells_html(lb, grids)}
+{''.join(f'<p class="note">{_note(line)}</p>' for line in _extra_notes(lb))}
 {f'<h2>Failed runs</h2><ul>{failed}</ul>' if failed else ''}
 <h2>Figures</h2><div class="figs">{figures}</div>
 <h2>Runs</h2>{_runs_html(lb)}

@@ -1,7 +1,8 @@
 """A suite: what `ganbench bench` compares, as small frozen dataclasses parsed from YAML.
 
     name: smoke
-    protocol: {metric: fid, backbone: digitscnn, n_gen: 500, final: false, every: 1}
+    protocol: {metric: fid, backbone: digitscnn, n_gen: 500, final: false, every: 1,
+               also: [class_share_min, class_share_max]}   # shown beside the ranking metric, not ranked
     budget: {epochs: 2}              # or {images: 20000, epochs: 4}
     seeds: 2                         # or [0, 7, 42]
     resources: {workers: 1, cpus: 1, gpus: 0}
@@ -43,7 +44,15 @@ class Proxy:
 @dataclass(frozen=True)
 class Protocol:
     """How every run of the suite is scored. The numbers of two suites compare only when
-    their protocols match; the report refuses to rank runs whose recorded protocols differ."""
+    their protocols match; the report refuses to rank runs whose recorded protocols differ.
+
+    `also: [class_share_min, pr5k3_mnistcnn_precision]` (YAML only, parsed into Suite.also):
+    metrics the same evaluation logs, shown per cell as mean ± std beside the ranking metric,
+    never ranked. A base name (letters and '_' only) gets the ranking metric's count and
+    backbone: class_share_min -> class_share_min5k_mnistcnn when ranking by fid5k_mnistcnn,
+    final/class_share_min10k_inception when ranking by final/fid10k_inception; a name with a
+    digit or '/' is taken as is. It lives on Suite, not here, because it changes no number:
+    the protocol's hash (plan.py) stays that of the runs already finished."""
 
     metric: str = "fid"  # fid | kid, or a full metric name this protocol produces (e.g. pr10k3_inception_precision)
     backbone: str = "inception"
@@ -117,6 +126,7 @@ class Suite:
     target: Optional[Target] = None
     set: tuple = ()  # overrides for every cell, e.g. (("data.root", "~/mnist"),)
     experiment: str = "ganbench"  # MLflow experiment of the suite run and its runs
+    also: tuple[str, ...] = ()  # YAML protocol.also: metrics shown beside the ranking one (see Protocol)
     description: str = ""
     source: str = ""  # the file (or "suite NAME") it came from, for error messages
 
@@ -124,8 +134,9 @@ class Suite:
 # ---------------------------------------------------------------- parsing
 
 
-def _fields(cls, data: Any, where: str) -> dict:
-    """`data` as constructor kwargs of `cls`, type-checked; unknown keys name the valid ones."""
+def _fields(cls, data: Any, where: str, more_keys: tuple[str, ...] = ()) -> dict:
+    """`data` as constructor kwargs of `cls`, type-checked; unknown keys name the valid ones
+    (with `more_keys`: keys the caller took out of `data` first)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -133,7 +144,8 @@ def _fields(cls, data: Any, where: str) -> dict:
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}")
+        valid = ", ".join([*known, *more_keys])
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {valid}")
     out = {}
     for k, v in data.items():
         default = known[k].default
@@ -198,6 +210,16 @@ def _seeds(v: Any) -> tuple[int, ...]:
     raise ConfigError(f"seeds: expected a count (e.g. 3) or a non-empty list of integers, got {v!r}")
 
 
+def parse_also(v: Any, where: str = "protocol.also") -> tuple[str, ...]:
+    """protocol.also (or --also): a list of metric names, each once, order kept."""
+    if v is None:
+        return ()
+    if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+        raise ConfigError(f"{where}: expected a list of metric names, e.g. [class_share_min, class_share_max], "
+                          f"got {v!r}")
+    return tuple(dict.fromkeys(x.strip() for x in v))
+
+
 def _cell(i: int, data: Any) -> Cell:
     where = f"cells[{i}]"
     if not isinstance(data, dict):
@@ -246,7 +268,8 @@ def _parse(data: Any) -> Suite:
         raise ConfigError("missing 'name'")
     proto = dict(data.get("protocol") or {})
     proxy = proto.pop("proxy", None)
-    protocol = Protocol(**_fields(Protocol, proto, "protocol"),
+    also = parse_also(proto.pop("also", None))
+    protocol = Protocol(**_fields(Protocol, proto, "protocol", more_keys=("also",)),
                         proxy=Proxy(**_fields(Proxy, proxy, "protocol.proxy")) if proxy is not None else None)
     cells_raw = data.get("cells")
     if not isinstance(cells_raw, list) or not cells_raw:
@@ -268,6 +291,7 @@ def _parse(data: Any) -> Suite:
         resources=Resources(**_fields(Resources, data.get("resources"), "resources")),
         target=target, set=_dotted(data.get("set"), "set"),
         experiment=str(data.get("experiment") or "ganbench"), description=str(data.get("description") or ""),
+        also=also,
     )
     check_suite(suite)
     return suite
