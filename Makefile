@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/folder_cache.py
 	$(PY) benchmarks/lucic_mnist.py
 	PY=$(PY) bash benchmarks/losses_mnist_cpu.sh
+	PY=$(PY) bash benchmarks/tricks_cpu.sh
 
 clean:
 	rm -rf $(VENV) runs mlartifacts mlflow.db demo

@@ -54,6 +54,9 @@ def main() -> int:
     probs = torch.cat([ev.backbone.probs(x[i:i + 500]) for i in range(0, len(x), 500)])
     conf, cls = probs.max(1)
     confident = {int(k): int(((cls == k) & (conf >= 0.9)).sum()) for k in range(10)}
+    # The target: every digit between 7% and 13% of the samples (the classifier's argmax).
+    shares = {int(k): round(float((cls == k).float().mean()), 4) for k in range(10)}
+    balanced = all(0.07 <= v <= 0.13 for v in shares.values())
     grid = write_samples(x[:100], out / "mnist-dcgan-samples.png")
 
     result = {
@@ -65,12 +68,16 @@ def main() -> int:
         "metrics_best": {k: round(v, 4) for k, v in metrics.items()},
         "confident_per_class_of_5000": confident,
         "confident_fraction": round(sum(confident.values()) / 5000, 3),
+        "share_per_class": shares, "every_class_7_to_13_percent": balanced,
+        "weights": models.weights,
         "backbone_heldout_accuracy": protocol.get("backbone_heldout_accuracy"),
         "grid": str(grid),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, CPU",
     }
     print(f"trained in {wall / 60:.1f} min; best {res.score_key}={res.best_score:.4g} at "
-          f"{Path(res.best_checkpoint).name}; confident per class: {confident}")
+          f"{Path(res.best_checkpoint).name} ({models.weights}); share per class: {shares} "
+          f"({'every class within' if balanced else 'NOT every class within'} 7-13%)")
+    (out / "mnist_preset.json").write_text(json.dumps(result) + "\n")
     print(json.dumps(result))
     return 0
 

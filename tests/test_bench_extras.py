@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from ganbench.bench import mlflow_suite as ms
-from ganbench.bench.compare import add_also, compare
+from ganbench.bench.compare import compare
+from ganbench.bench.runner import publish
 from ganbench.bench.leaderboard import build
 from ganbench.bench.records import CurvePoint, RunRecord, record_from_run, resolve_extra
 from ganbench.bench.report import write_report
@@ -234,19 +235,17 @@ def test_compare_takes_also_or_the_suites_own(store, tmp_path, capsys):
     assert "--also: expected a list of metric names" in capsys.readouterr().err
 
 
-def test_after_bench_the_report_gets_the_suites_also_and_the_run_records_it(store, tmp_path):
+def test_bench_report_shows_the_suites_also_and_the_run_records_it(store, tmp_path):
     uri, client, exp = store
     parent = _suite_parent(uri, client, exp)
-    suite = parse_suite({**_with_also(["class_share_min"]), "cells": [
-        {"name": "a", "preset": "debug"}, {"name": "b", "preset": "debug"}]})
+    handle = {"tracking_uri": uri, "run_id": parent}
     folder = tmp_path / "runs" / "bench" / "s"
-    summary = {"tracking_uri": uri, "parent_run_id": parent, "metric": "fid5k_mnistcnn", "files": [],
-               "report": str(folder / "leaderboard.html")}
-    add_also(suite, summary)
+    publish(handle, "s", "fid5k_mnistcnn", None, folder, cells=["a", "b"], also=("class_share_min",))
     assert ms.also_of(client.get_run(parent)) == ("class_share_min",)
     md = (folder / "leaderboard.md").read_text()
     assert f"| {_f(0.07)} ± {_f(statistics.stdev([0.06, 0.08]))} |" in md
     logged = {a.path for a in client.list_artifacts(parent, "leaderboard")}
     assert "leaderboard/leaderboard.md" in logged
-    add_also(dataclasses.replace(suite, also=()), summary)  # `also` dropped from the suite: compare follows
+    publish(handle, "s", "fid5k_mnistcnn", None, folder, cells=["a", "b"])  # `also` dropped: compare follows
     assert ms.also_of(client.get_run(parent)) == ()
+    assert MIN not in (folder / "leaderboard.md").read_text()

@@ -63,10 +63,6 @@ def cmd_bench(args) -> int:
     suite = load_suite(args.suite)
     summary = run_suite(suite, BenchOptions(overrides=tuple(args.set), out=args.out, parallel=args.parallel,
                                             gpus=1.0 if args.gpu else None, cpus=args.cpus, dry_run=args.dry_run))
-    if not summary.get("dry_run"):
-        from ganbench.bench.compare import add_also
-
-        summary["files"] = add_also(suite, summary)
     print(json.dumps(summary, default=str), flush=True)
     return 0
 

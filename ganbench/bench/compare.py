@@ -62,21 +62,3 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
     return {"metric": lb.metric, "cells": [r.cell for r in lb.rows], "runs": len(records),
             "ranks": {r.cell: r.rank for r in lb.rows}, "report": str(Path(out) / "leaderboard.html"),
             "files": [str(f) for f in files]}
-
-
-def add_also(suite, summary: dict) -> list[str]:
-    """After `ganbench bench`: the suite's protocol.also recorded on its run (for compare), and
-    the report written again with the `also` columns and logged over the first one. The
-    runner's own report is built without them (runner.py's publish() does not take `also`);
-    once it does, only the record_also() call stays."""
-    parent = {"tracking_uri": summary["tracking_uri"], "run_id": summary["parent_run_id"]}
-    ms.record_also(parent, suite.also)
-    if not suite.also:
-        return list(summary["files"])
-    folder = Path(summary["report"]).parent
-    records, searches = ms.collect(parent, metric=summary["metric"], also=suite.also)
-    lb = build(records, f"Suite {suite.name}", cells=[c.name for c in suite.cells], metric=summary["metric"],
-               target=suite.target.value if suite.target else None, searches=searches)
-    files = write_report(lb, folder, trk.client(parent["tracking_uri"]))
-    trk.MlflowSink(parent).log_artifact(folder, "leaderboard")
-    return [str(f) for f in files]

@@ -140,7 +140,7 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
                                                        "finished" if o.ok else f"FAILED ({o.error})"))
         files = publish(parent, suite.name, plan.scoring.metric, hashes, report_dir(plan.out, suite.name),
                         target=suite.target.value if suite.target else None, cells=list(hashes),
-                        title=f"Suite {suite.name}")
+                        title=f"Suite {suite.name}", also=suite.also)
         status = "FINISHED"
     finally:
         lease.release()
@@ -154,9 +154,12 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
 
 
 def publish(parent: dict, name: str, metric: Optional[str], hashes: Optional[dict], folder: Path,
-            target: Optional[float] = None, cells=(), title: str = "") -> list[Path]:
-    """Records from MLflow -> leaderboard files in `folder`, also logged to the parent run."""
-    records, searches = ms.collect(parent, metric=metric, hashes=hashes)
+            target: Optional[float] = None, cells=(), title: str = "", also=()) -> list[Path]:
+    """Records from MLflow -> leaderboard files in `folder`, also logged to the parent run.
+    `also`: metrics shown beside the ranking one (protocol.also), recorded on the parent run
+    so that `ganbench compare` of the suite shows them too."""
+    ms.record_also(parent, also)
+    records, searches = ms.collect(parent, metric=metric, hashes=hashes, also=also)
     lb = build(records, title or name, cells=cells, metric=metric, target=target, searches=searches)
     client = trk.client(parent["tracking_uri"])
     files = write_report(lb, folder, client)
