@@ -122,7 +122,7 @@ def record_failure(cfg, tags: dict, error: str) -> str:
         run_id = found[0].info.run_id
     else:
         run_id = trk.create_run(uri, cfg.tracking.experiment, cfg.tracking.run_name,
-                                tags={"ganbench.preset": cfg.preset, **tags}, params={})["run_id"]
+                                tags={"ganbench.preset": cfg.preset, **tags}, params={}).run_id
     from ganbench.redact import redact_text
 
     c.set_tag(run_id, "ganbench.error", redact_text(error, [uri])[:5000])  # an error may quote the URI

@@ -21,8 +21,8 @@ from ganbench.config import RunConfig, flatten, to_yaml
 from ganbench.redact import redact_fields, redact_text, redact_url
 from ganbench.tracking_spool import Spool
 # Re-exported: callers reach the store through this module (trk.client, trk.TrackingError ...).
-from ganbench.tracking_store import (DEFAULT_DB, HandleLike, TrackingError, TrackingHandle,  # noqa: F401
-                                     as_handle, client, resolve_tracking_uri)
+from ganbench.tracking_store import (DEFAULT_DB, TrackingError, TrackingHandle,  # noqa: F401
+                                     client, resolve_tracking_uri)
 
 log = logging.getLogger("ganbench.tracking")
 
@@ -123,9 +123,8 @@ def get_or_create_experiment(uri: str, name: str) -> str:
     return c.create_experiment(name, artifact_location=artifact_location)
 
 
-def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, params: dict) -> dict:
-    """A new run in `experiment` (created if needed) with its tags and params; returns
-    {"tracking_uri", "run_id"} (the dict form bench/ and tuning/ index; start_run's is typed)."""
+def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, params: dict) -> TrackingHandle:
+    """A new run in `experiment` (created if needed) with its tags and params; returns its handle."""
     from mlflow.entities import Param
 
     c = client(uri)
@@ -137,7 +136,7 @@ def create_run(uri: str, experiment: str, run_name: Optional[str], tags: dict, p
     items = [Param(k, redact_text(str(v), [uri])) for k, v in params.items()]
     for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
         c.log_batch(run_id, params=items[i : i + 100])
-    return {"tracking_uri": uri, "run_id": run_id}
+    return TrackingHandle(uri, run_id)
 
 
 def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | None = None) -> TrackingHandle:
@@ -155,12 +154,11 @@ def start_run(cfg: RunConfig, extra_params: dict | None = None, tags: dict | Non
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "config.yaml"
         p.write_text(to_yaml(redact_fields(cfg)))  # as checkpoints store it (see redact_fields)
-        client(uri).log_artifact(handle["run_id"], str(p))
-    return as_handle(handle)
+        client(uri).log_artifact(handle.run_id, str(p))
+    return handle
 
 
-def run_exists(handle: HandleLike) -> bool:
-    handle = as_handle(handle)
+def run_exists(handle: TrackingHandle) -> bool:
     try:
         client(handle.tracking_uri).get_run(handle.run_id)
         return True
@@ -180,13 +178,13 @@ class MlflowSink:
 
     _offline_runs: set = set()  # per process: a server that failed once is not retried
 
-    def __init__(self, handle: HandleLike):
+    def __init__(self, handle: TrackingHandle):
         # MLflow's default HTTP retries wait ~4 minutes on a dead server; a training step
         # should not. These are defaults only: set the variables to override them.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # back-off 1 + 2 + 4 s
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        self.handle = as_handle(handle)
+        self.handle = handle
         self.client = client(self.handle.tracking_uri)
         self.run_id = self.handle.run_id
         self.spool = Spool(self.handle.spool_dir, self.handle) if self.handle.spool_dir else None
@@ -264,17 +262,15 @@ class MlflowSink:
             return 0
 
 
-def finish_run(handle: HandleLike, status: str, tags: dict | None = None) -> None:
+def finish_run(handle: TrackingHandle, status: str, tags: dict | None = None) -> None:
     MlflowSink(handle).finish(status, tags)
 
 
-def reopen_run(handle: HandleLike) -> None:
+def reopen_run(handle: TrackingHandle) -> None:
     """Mark a finished/failed run as running again (a resumed training job)."""
-    handle = as_handle(handle)
     client(handle.tracking_uri).update_run(handle.run_id, status="RUNNING")
 
 
-def last_logged_step(handle: HandleLike, metric: str) -> Optional[int]:
-    handle = as_handle(handle)
+def last_logged_step(handle: TrackingHandle, metric: str) -> Optional[int]:
     hist = client(handle.tracking_uri).get_metric_history(handle.run_id, metric)
     return max((m.step for m in hist), default=None)

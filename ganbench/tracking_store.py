@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Optional
 
 from ganbench.errors import GanbenchError
 from ganbench.redact import is_masked
@@ -36,17 +36,6 @@ class TrackingHandle:
     tracking_uri: str
     run_id: str
     spool_dir: Optional[str] = None
-
-
-# bench/ and tuning/ still pass {"tracking_uri", "run_id"} dicts (create_run's result);
-# every function taking a handle accepts both until they move over.
-HandleLike = Union[TrackingHandle, Mapping]
-
-
-def as_handle(handle: HandleLike) -> TrackingHandle:
-    if isinstance(handle, TrackingHandle):
-        return handle
-    return TrackingHandle(handle["tracking_uri"], handle["run_id"], handle.get("spool_dir"))
 
 
 def resolve_tracking_uri(cfg_uri: Optional[str] = None) -> str:

@@ -21,6 +21,7 @@ from ganbench.bench.report import write_report
 from ganbench.bench.suite import parse_suite
 from ganbench.cli import main
 from ganbench.errors import ConfigError
+from ganbench.tracking_store import TrackingHandle
 
 GOOD = {"name": "s", "protocol": {"metric": "fid", "backbone": "mnistcnn", "n_gen": 5000, "final": False},
         "cells": [{"name": "a", "preset": "debug"}]}
@@ -215,7 +216,7 @@ def _suite_parent(uri, client, exp, also=None) -> str:
                            "ganbench.eval.selection_metric": "fid5k_mnistcnn", "ganbench.eval.backbone": "mnistcnn"},
              {"fid5k_mnistcnn": [(1, fid)], MIN: [(1, share)]})
     if also is not None:
-        ms.record_also({"tracking_uri": uri, "run_id": parent}, also)
+        ms.record_also(TrackingHandle(uri, parent), also)
     return parent
 
 
@@ -238,7 +239,7 @@ def test_compare_takes_also_or_the_suites_own(store, tmp_path, capsys):
 def test_bench_report_shows_the_suites_also_and_the_run_records_it(store, tmp_path):
     uri, client, exp = store
     parent = _suite_parent(uri, client, exp)
-    handle = {"tracking_uri": uri, "run_id": parent}
+    handle = TrackingHandle(uri, parent)
     folder = tmp_path / "runs" / "bench" / "s"
     publish(handle, "s", "fid5k_mnistcnn", None, folder, cells=["a", "b"], also=("class_share_min",))
     assert ms.also_of(client.get_run(parent)) == ("class_share_min",)

@@ -21,7 +21,7 @@ def parent(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     handle = ms.suite_parent(uri, "bench", "s", {})
     trk.finish_run(handle, "FINISHED")
-    return uri, handle["run_id"]
+    return uri, handle.run_id
 
 
 def _hold(uri, run_id, host, pid, age_s):
@@ -45,15 +45,15 @@ def test_live_local_driver_refuses_a_second(parent):
     finally:
         sleeper.kill()
         sleeper.wait()  # reaped: a zombie still answers kill(pid, 0)
-    assert ms.suite_parent(uri, "bench", "s", {})["run_id"] == run_id  # its pid is gone now: taken over
+    assert ms.suite_parent(uri, "bench", "s", {}).run_id == run_id  # its pid is gone now: taken over
 
 
 def test_dead_or_stale_drivers_are_taken_over(parent):
     uri, run_id = parent
     _hold(uri, run_id, socket.gethostname(), _dead_pid(), age_s=0)
-    assert ms.suite_parent(uri, "bench", "s", {})["run_id"] == run_id
+    assert ms.suite_parent(uri, "bench", "s", {}).run_id == run_id
     _hold(uri, run_id, "other-host", 1, age_s=dl.LEASE_S + 5)
-    assert ms.suite_parent(uri, "bench", "s", {})["run_id"] == run_id
+    assert ms.suite_parent(uri, "bench", "s", {}).run_id == run_id
 
 
 def test_remote_driver_with_fresh_heartbeat_refuses(parent):

@@ -6,6 +6,7 @@ through the link (slow)."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def test_demo_prints_the_runs_link(tmp_path):
     from ganbench.demo import summary_text
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    parent = create_run(uri, "ganbench-demo", "study:demo", {}, {})["run_id"]
+    parent = create_run(uri, "ganbench-demo", "study:demo", {}, {}).run_id
     exp_id = MlflowClient(uri).get_run(parent).info.experiment_id
     study = {"study": "demo", "n_trials": {"COMPLETE": 1}, "score_key": "fid", "default_value": 2.0,
              "best_value": 1.0, "best_params": {}, "parent_run_id": parent, "best_run_id": parent,
@@ -55,7 +56,7 @@ def image_steps(uri: str, run_id: str, key: str = "samples") -> list[int]:
 
 def test_spooled_images_keep_their_steps(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    handle = {**create_run(uri, "spool", None, {}, {}), "spool_dir": str(tmp_path / "spool")}
+    handle = replace(create_run(uri, "spool", None, {}, {}), spool_dir=str(tmp_path / "spool"))
     png = tmp_path / "grid.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png)
     sink = MlflowSink(handle)
@@ -65,7 +66,7 @@ def test_spooled_images_keep_their_steps(tmp_path):
     finally:
         MlflowSink._offline_runs.discard(sink.run_id)
     assert image_steps(uri, sink.run_id) == []
-    assert sync(handle["spool_dir"])[0]["artifacts"] == 1
+    assert sync(handle.spool_dir)[0]["artifacts"] == 1
     assert image_steps(uri, sink.run_id) == [3]
 
 

@@ -176,7 +176,7 @@ def test_the_spool_keeps_no_password_and_replays_to_the_environments_store(tmp_p
     from ganbench.tracking_store import TrackingHandle
 
     real = shared_store(tmp_path_factory)
-    run_id = create_run(real, "spool-secrets", None, {}, {})["run_id"]
+    run_id = create_run(real, "spool-secrets", None, {}, {}).run_id
     spool = Spool(tmp_path / "spool", TrackingHandle(f"http://alice:{SECRET}@mlflow.example:5000", run_id))
     spool.append({"type": "metrics", "step": 1, "ts": 1, "metrics": {"x": 2.5}})
     assert SECRET not in (tmp_path / "spool" / run_id / "run.json").read_text()

@@ -97,8 +97,8 @@ def test_stale_running_trials_are_failed_and_retried_live_ones_are_not(tmp_path)
     retry = study.trials[-1]
     assert retry.system_attrs["retry_history"] == [orphan.number] and retry.params == study.trials[1].params
     client = MlflowClient(uri)
-    assert client.get_run(run["run_id"]).info.status == "FAILED"
-    assert client.get_run(other["run_id"]).info.status == "RUNNING", "another study's run is not touched"
+    assert client.get_run(run.run_id).info.status == "FAILED"
+    assert client.get_run(other.run_id).info.status == "RUNNING", "another study's run is not touched"
     # The orphan does not use up the budget (its retry will): a study of 2 still has one to run.
     assert study_mod.finished_count(study) == 1
 

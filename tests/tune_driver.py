@@ -21,7 +21,7 @@ def fake_train(cfg, *, tags=None, observer=None, **_):
     time.sleep(float(os.environ.get("FAKE_TRIAL_SECONDS", "1")))
     value = abs(cfg.optim_g.lr * 1e4 - 2) + cfg.optim_g.beta1  # any function of the parameters
     trk.finish_run(handle, "FINISHED")
-    return TrainResult(run_id=handle["run_id"], tracking_uri=uri, run_dir="", best_checkpoint=None,
+    return TrainResult(run_id=handle.run_id, tracking_uri=uri, run_dir="", best_checkpoint=None,
                        last_checkpoint=None, final_metrics={"fid": value}, status="finished", score_key="fid",
                        best_score=value, final_eval=None, loader=None, device=None, workers=0)
 

@@ -15,21 +15,20 @@ log = logging.getLogger("ganbench.tuning")
 PARENT_ATTR = "mlflow_parent_run_id"
 
 
-def parent_run(study: optuna.Study, experiment: str, tracking_uri: str | None, params: dict) -> dict:
+def parent_run(study: optuna.Study, experiment: str, tracking_uri: str | None, params: dict) -> trk.TrackingHandle:
     """The parent run, reused when the study resumes (its id lives in the study's attrs)."""
     uri = trk.resolve_tracking_uri(tracking_uri)
     run_id = study.user_attrs.get(PARENT_ATTR)
-    if run_id and trk.run_exists({"tracking_uri": uri, "run_id": run_id}):
-        handle = {"tracking_uri": uri, "run_id": run_id}
-        trk.reopen_run(handle)
-        return handle
+    if run_id and trk.run_exists(old := trk.TrackingHandle(uri, run_id)):
+        trk.reopen_run(old)
+        return old
     handle = trk.create_run(uri, experiment, f"study:{study.study_name}",
                             tags={"optuna.study": study.study_name, "ganbench.kind": "study"}, params=params)
-    study.set_user_attr(PARENT_ATTR, handle["run_id"])
+    study.set_user_attr(PARENT_ATTR, handle.run_id)
     return handle
 
 
-def log_summary(handle: dict, study: optuna.Study, summary: dict) -> None:
+def log_summary(handle: trk.TrackingHandle, study: optuna.Study, summary: dict) -> None:
     sink = trk.MlflowSink(handle)
     metrics = {"best_value": summary["best_value"]} if summary["best_value"] is not None else {}
     if summary.get("default_value") is not None:

@@ -36,6 +36,7 @@ from ganbench import config as C
 from ganbench.errors import ConfigError, GanbenchError
 from ganbench.presets import get_preset
 from ganbench.redact import redact_text, redact_url, remember
+from ganbench.tracking_store import TrackingHandle
 from ganbench.train import TrainResult, resolve_eval, train
 from tuning import space as tspace
 from tuning.mlflow_study import log_summary, parent_run
@@ -176,7 +177,7 @@ def _fail_stale_runs(study_name: str, numbers: list[int], tracking_uri: Optional
         log.warning("could not mark the stale trials' MLflow runs FAILED: %s", redact_text(str(e), [tracking_uri]))
 
 
-def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, parent: dict, storage: str,
+def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, parent: TrackingHandle, storage: str,
                    space: tspace.Space):
     def objective(trial: optuna.Trial) -> float:
         baseline = trial.user_attrs.get("baseline", False)
@@ -186,7 +187,7 @@ def make_objective(spec: TuneSpec, study: optuna.Study, base: C.RunConfig, paren
         observer = TrialObserver(storage, study.study_name, trial._trial_id, spec.pruner, spec.warmup,
                                  max_resource=cfg.train.epochs,
                                  prunable=not baseline)  # the baseline runs its whole budget: it is the yardstick
-        tags = {"mlflow.parentRunId": parent["run_id"], "optuna.study": study.study_name,
+        tags = {"mlflow.parentRunId": parent.run_id, "optuna.study": study.study_name,
                 "optuna.trial": trial.number, "ganbench.baseline": baseline}
         result = run_trial(cfg, spec, observer, tags)
         trial.set_user_attr("mlflow_run_id", result.run_id)
@@ -253,7 +254,7 @@ def run_study(spec: TuneSpec) -> dict:
         from ganbench import tracking as trk
 
         trk.finish_run(parent, status)
-    summary["parent_run_id"] = parent["run_id"]
+    summary["parent_run_id"] = parent.run_id
     return summary
 
 

@@ -34,7 +34,7 @@ def compare(ids: list[str], out: str, metric: Optional[str] = None, target: Opti
             raise ConfigError(f"compare: no MLflow run {run_id!r} at {uri} ({type(e).__name__})") from None
         kind = run.data.tags.get("ganbench.kind")
         names.append(run.data.tags.get("ganbench.suite") if kind == "suite" else None)
-        handle = {"tracking_uri": uri, "run_id": run_id}
+        handle = trk.TrackingHandle(uri, run_id)
         if kind == "suite":
             recs, srch = ms.collect(handle, metric=metric or run.data.tags.get("ganbench.metric"),
                                     also=ms.also_of(run) if also is None else also)

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 from ganbench import tracking as trk
 from ganbench.bench.driver_lease import check_free
 from ganbench.bench.records import RunRecord, record_from_run
+from ganbench.tracking_store import TrackingHandle
 
 log = logging.getLogger("ganbench.bench")
 
@@ -21,10 +22,10 @@ STALE_ERROR = "the bench driver stopped while this run ran"
 ALSO_TAG = "ganbench.also"  # on the suite's run: its protocol.also (JSON list), for `ganbench compare`
 
 
-def record_also(handle: dict, also: Sequence[str]) -> None:
+def record_also(handle: TrackingHandle, also: Sequence[str]) -> None:
     """The suite's protocol.also on its run, also when empty: compare then shows what the
     latest `ganbench bench` of the suite showed, not what an older definition asked for."""
-    trk.client(handle["tracking_uri"]).set_tag(handle["run_id"], ALSO_TAG, json.dumps(list(also)))
+    trk.client(handle.tracking_uri).set_tag(handle.run_id, ALSO_TAG, json.dumps(list(also)))
 
 
 def also_of(run) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ def search_all(client, experiment_ids: list[str], query: str) -> list:
             return out
 
 
-def suite_parent(uri: str, experiment: str, suite: str, tags: dict) -> dict:
+def suite_parent(uri: str, experiment: str, suite: str, tags: dict) -> TrackingHandle:
     """The suite's parent run (the latest one with this suite name), reopened; or a new one.
     Refuses while another live driver holds it (driver_lease)."""
     c = trk.client(uri)
@@ -55,26 +56,26 @@ def suite_parent(uri: str, experiment: str, suite: str, tags: dict) -> dict:
     found = c.search_runs([exp], f"tags.`ganbench.kind` = 'suite' and tags.`ganbench.suite` = '{suite}'",
                           max_results=1, order_by=["attributes.start_time DESC"])
     if found:
-        handle = {"tracking_uri": uri, "run_id": found[0].info.run_id}
-        check_free(c, handle["run_id"], suite)
+        handle = TrackingHandle(uri, found[0].info.run_id)
+        check_free(c, handle.run_id, suite)
         trk.reopen_run(handle)
     else:
         handle = trk.create_run(uri, experiment, f"suite:{suite}", tags={"ganbench.kind": "suite",
                                                                           "ganbench.suite": suite}, params={})
     for k, v in tags.items():
-        c.set_tag(handle["run_id"], k, str(v))
+        c.set_tag(handle.run_id, k, str(v))
     return handle
 
 
-def children(handle: dict) -> list:
-    c = trk.client(handle["tracking_uri"])
-    exp = c.get_run(handle["run_id"]).info.experiment_id
-    return search_all(c, [exp], f"tags.`mlflow.parentRunId` = '{handle['run_id']}'")
+def children(handle: TrackingHandle) -> list:
+    c = trk.client(handle.tracking_uri)
+    exp = c.get_run(handle.run_id).info.experiment_id
+    return search_all(c, [exp], f"tags.`mlflow.parentRunId` = '{handle.run_id}'")
 
 
-def fail_stale(handle: dict, runs: list) -> int:
+def fail_stale(handle: TrackingHandle, runs: list) -> int:
     """Runs a dead driver left RUNNING: FAILED, with why (the UI would show them running forever)."""
-    c = trk.client(handle["tracking_uri"])
+    c = trk.client(handle.tracking_uri)
     stale = [r for r in runs if r.info.status == "RUNNING" and r.data.tags.get("ganbench.kind") != "study"]
     for r in stale:
         c.set_tag(r.info.run_id, "ganbench.error", STALE_ERROR)
@@ -100,13 +101,13 @@ def latest_per_key(runs: list, hashes: Optional[dict] = None) -> list:
     return [r for _, r in best.values()]
 
 
-def collect(handle: dict, metric: Optional[str] = None, hashes: Optional[dict] = None,
+def collect(handle: TrackingHandle, metric: Optional[str] = None, hashes: Optional[dict] = None,
             also: Sequence[str] = ()) -> tuple[list[RunRecord], dict[str, list[float]]]:
     """(records of the suite's runs, {searched cell: its trials' values}) from MLflow;
     `also`: metrics each record carries beside the ranking one (RunRecord.extras)."""
-    c = trk.client(handle["tracking_uri"])
+    c = trk.client(handle.tracking_uri)
     if hashes is None:
-        raw = c.get_run(handle["run_id"]).data.tags.get("ganbench.cell_hashes")
+        raw = c.get_run(handle.run_id).data.tags.get("ganbench.cell_hashes")
         hashes = json.loads(raw) if raw else None
     kids = children(handle)
     runs = [r for r in kids if r.data.tags.get("ganbench.kind") != "study"]

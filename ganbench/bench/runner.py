@@ -73,12 +73,12 @@ def _warm(plan: Plan) -> None:
             resolve_eval(cfg, plan.suite.resources.gpus > 0)
 
 
-def _requests(plan: Plan, runs: list[PlannedRun], parent: dict):
+def _requests(plan: Plan, runs: list[PlannedRun], parent: trk.TrackingHandle):
     from ganbench.ray_runs import RunRequest
 
     r, s = plan.suite.resources, plan.scoring
     for p in runs:
-        tags = {"mlflow.parentRunId": parent["run_id"], "ganbench.suite": plan.suite.name, "ganbench.cell": p.cell,
+        tags = {"mlflow.parentRunId": parent.run_id, "ganbench.suite": plan.suite.name, "ganbench.cell": p.cell,
                 "ganbench.seed": p.seed, "ganbench.cell_hash": p.cell_hash, "ganbench.protocol": s.protocol_hash,
                 "ganbench.metric": s.metric}
         yield RunRequest(cfg_yaml=C.to_yaml(p.cfg), key=p.key, workers=r.workers, cpus=r.cpus, gpus=r.gpus,
@@ -112,7 +112,7 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
         "ganbench.cell_hashes": json.dumps(hashes), "ganbench.target": "" if suite.target is None else suite.target.value,
         "ganbench.cells": ",".join(hashes)})
     status = "FAILED"
-    lease = Lease(trk.client(parent["tracking_uri"]), parent["run_id"]).claim()
+    lease = Lease(trk.client(parent.tracking_uri), parent.run_id).claim()
     try:
         existing = ms.children(parent)
         ms.fail_stale(parent, existing)
@@ -146,14 +146,14 @@ def run_suite(suite: Suite, opts: BenchOptions = BenchOptions()) -> dict:
         lease.release()
         trk.finish_run(parent, status)
     failed = [o for o in outcomes if not o.ok]
-    return {"suite": suite.name, "parent_run_id": parent["run_id"], "tracking_uri": plan.tracking_uri,
+    return {"suite": suite.name, "parent_run_id": parent.run_id, "tracking_uri": plan.tracking_uri,
             "metric": plan.scoring.metric, "ran": len(outcomes), "failed": len(failed), "skipped": skipped,
             "errors": {f"{o.key[0]}/s{o.key[1]}": o.error for o in failed},
             "report": str(report_dir(plan.out, suite.name) / "leaderboard.html"),
             "files": [str(f) for f in files], "wall_s": round(time.perf_counter() - t0, 1)}
 
 
-def publish(parent: dict, name: str, metric: Optional[str], hashes: Optional[dict], folder: Path,
+def publish(parent: trk.TrackingHandle, name: str, metric: Optional[str], hashes: Optional[dict], folder: Path,
             target: Optional[float] = None, cells=(), title: str = "", also=()) -> list[Path]:
     """Records from MLflow -> leaderboard files in `folder`, also logged to the parent run.
     `also`: metrics shown beside the ranking one (protocol.also), recorded on the parent run
@@ -161,7 +161,7 @@ def publish(parent: dict, name: str, metric: Optional[str], hashes: Optional[dic
     ms.record_also(parent, also)
     records, searches = ms.collect(parent, metric=metric, hashes=hashes, also=also)
     lb = build(records, title or name, cells=cells, metric=metric, target=target, searches=searches)
-    client = trk.client(parent["tracking_uri"])
+    client = trk.client(parent.tracking_uri)
     files = write_report(lb, folder, client)
     sink = trk.MlflowSink(parent)
     sink.log_artifact(folder, "leaderboard")

@@ -18,6 +18,7 @@ from ganbench import config as C
 from ganbench.bench.plan import _flatten_pairs, cell_hash, protocol_overrides
 from ganbench.bench.suite import Cell, Suite
 from ganbench.errors import ConfigError
+from ganbench.tracking_store import TrackingHandle
 
 log = logging.getLogger("ganbench.bench")
 
@@ -60,7 +61,7 @@ def _space_ref(suite: Suite, cell: Cell, folder: Path):
     return space
 
 
-def run_search(suite: Suite, cell: Cell, cfg: C.RunConfig, applied: tuple, parent: dict, out: str,
+def run_search(suite: Suite, cell: Cell, cfg: C.RunConfig, applied: tuple, parent: TrackingHandle, out: str,
                parallel, folder: Path) -> C.RunConfig:
     """Run (or resume) the cell's study; returns the cell's config with the best trial's setting."""
     import optuna
@@ -80,8 +81,8 @@ def run_search(suite: Suite, cell: Cell, cfg: C.RunConfig, applied: tuple, paren
                     overrides=tuple(_as_set(k, v) for k, v in pairs), space=_space_ref(suite, cell, folder),
                     sampler=cell.search.sampler or None)
     summary = run_study(spec)
-    c = trk.client(parent["tracking_uri"])
-    for k, v in {"mlflow.parentRunId": parent["run_id"], "ganbench.suite": suite.name, "ganbench.cell": cell.name,
+    c = trk.client(parent.tracking_uri)
+    for k, v in {"mlflow.parentRunId": parent.run_id, "ganbench.suite": suite.name, "ganbench.cell": cell.name,
                  "ganbench.search_hash": h}.items():
         c.set_tag(summary["parent_run_id"], k, v)
     if not summary.get("best_params") and summary.get("best_value") is None:
