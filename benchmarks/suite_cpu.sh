@@ -10,6 +10,7 @@ dest="$here/results/$name"
 export MLFLOW_TRACKING_URI="sqlite:///$scratch/mlflow.db"
 "${PY:-python}" -m ganbench.cli bench "$here/suites/$name.yaml" --out "$scratch/runs" \
     --parallel "${PARALLEL:-2}" "$@" | tee "$scratch/$name.out"
+rm -rf "$dest"  # a report of its own: nothing left from an earlier definition of the suite
 mkdir -p "$dest/samples"
 cp "$scratch/runs/bench/$name"/*.{md,csv,html,png} "$dest/"
 cp "$scratch/runs/bench/$name"/samples/*.png "$dest/samples/" 2>/dev/null || true
