@@ -2,7 +2,9 @@
 G's BatchNorm running statistics, which describe the current G's activations, not the averaged
 weights'. This scores, on the same checkpoints (paired, no training): raw G, G_ema as saved,
 and G_ema after re-estimating its BatchNorm statistics from N of its own forward passes
-(BigGAN's "standing statistics"), with each checkpoint's own evaluation protocol.
+(BigGAN's "standing statistics"), with each checkpoint's own evaluation protocol. The product
+now settles G_ema this way before it is used (ema.bn_samples), so "G_ema" of a checkpoint
+written since then is already re-estimated; this script measured the older ones.
 
     python benchmarks/ema_bn.py CHECKPOINT [CHECKPOINT ...] [--n 4096] [--out FILE.json]
 """
@@ -16,24 +18,15 @@ import platform
 import sys
 
 import torch
-from torch import nn
 
 
-@torch.no_grad()
-def recalibrated(models, n: int, batch: int = 256, seed: int = 0):
-    """A copy of `models` whose G's BatchNorm running statistics are the plain average over
-    n fresh samples of G's own activations (momentum None = cumulative average)."""
+def recalibrated(models, n: int):
+    """A copy of `models` whose G's BatchNorm statistics are re-estimated from n of its own
+    samples, by the product's function (what GeneratorEMA.settle runs since 2026-12-02)."""
+    from ganbench.models.ema import reestimate_batchnorm
+
     out = copy.deepcopy(models)
-    bns = [m for m in out.G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    out.G.train()
-    gen = torch.Generator().manual_seed(seed)
-    for i in range(0, n, batch):
-        z, labels = out.G.sample_latent(min(batch, n - i), None, gen, "cpu")
-        out.G(z, labels)
-    out.G.eval()
+    reestimate_batchnorm(out.G, n, models.num_classes if models.conditional else 0)
     return out
 
 

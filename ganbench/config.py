@@ -150,6 +150,9 @@ class EmaConfig:
     # warm-up: decay_t = min(decay, (1 + t) / (10 + t)) at the t-th averaged step, so early
     # weights (from a still-random G) fade fast; false = decay from the first step
     warmup: bool = True
+    # samples that re-estimate G_ema's BatchNorm statistics before it is used (its own, not
+    # G's: benchmarks/ema_bn.py); about 1 s per 2,048 on a CPU core at 28 px. 0 = keep G's
+    bn_samples: int = 2048
 
 
 @dataclass(frozen=True)

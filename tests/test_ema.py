@@ -180,6 +180,7 @@ def test_decay_zero_means_no_ema():
     ("ema.decay=-0.1", r"ema\.decay must be in \[0, 1\)"),
     ("ema.decay=.nan", r"ema\.decay must be in \[0, 1\)"),
     ("ema.start_step=-1", r"ema\.start_step must be >= 0"),
+    ("ema.bn_samples=-1", r"ema\.bn_samples must be >= 0"),
 ])
 def test_impossible_values_are_one_line_config_errors(pair, needle):
     cfg = C.merge(C.RunConfig(), C.parse_overrides([pair]))
@@ -216,3 +217,66 @@ def test_ddp_wrapper_is_unwrapped(tmp_path):
         dist.destroy_process_group()
     for p0, p in zip(start, ema.model.parameters()):
         assert torch.allclose(p, (p0 + 4.0) / 2, atol=1e-12)
+
+
+def _first_bn_input(G, n: int, num_classes: int = 0) -> torch.Tensor:
+    """What G's first BatchNorm sees for the n samples reestimate_batchnorm draws (same seed)."""
+    from ganbench.models.base import uniform_labels
+    from ganbench.models.ema import SETTLE_SEED
+
+    seen = []
+    bn = next(m for m in G.modules() if isinstance(m, nn.BatchNorm2d))
+    hook = bn.register_forward_hook(lambda m, i, o: seen.append(i[0].detach()))
+    gen = torch.Generator().manual_seed(SETTLE_SEED)
+    labels = uniform_labels(n, num_classes, gen, "cpu") if num_classes else None
+    with torch.no_grad():
+        G.train()
+        G(*G.sample_latent(n, labels, gen, "cpu"))
+        G.eval()
+    hook.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("name, classes", [("dcgan", 0), ("cdcgan", 5)])
+def test_reestimated_statistics_are_those_of_gs_own_samples(name, classes):
+    from ganbench.models.ema import reestimate_batchnorm
+
+    m = build_models(C.ModelConfig(name=name, latent_dim=8, ngf=4, ndf=4), (1, 28, 28), max(classes, 2))
+    G = m.G.eval()
+    x = _first_bn_input(G, 300, classes)
+    bn = next(mod for mod in G.modules() if isinstance(mod, nn.BatchNorm2d))
+    assert reestimate_batchnorm(G, 300, classes, batch=300) == sum(isinstance(k, nn.BatchNorm2d) for k in G.modules())
+    assert torch.allclose(bn.running_mean, x.mean((0, 2, 3)), atol=1e-5)
+    assert torch.allclose(bn.running_var, x.var((0, 2, 3), unbiased=True), atol=1e-5)
+    assert bn.momentum == 0.1 and not G.training  # the layer's settings are given back
+
+
+def test_settle_replaces_copied_statistics_once_per_update_and_never_touches_g():
+    m = build_models(C.ModelConfig(name="dcgan", latent_dim=8, ngf=4, ndf=4), (1, 28, 28), 0)
+    m.G.train()
+    for _ in range(3):  # G's running statistics move away from their initial values
+        m.G(torch.randn(16, 8))
+    g_before = {k: v.clone() for k, v in m.G.state_dict().items()}
+    ema = make_ema(C.EmaConfig(decay=0.9, bn_samples=256), m.G)
+    ema.update(m.G)
+    copied = {k: v.clone() for k, v in ema.model.state_dict().items()}
+    ema.settle()
+    settled = ema.model.state_dict()
+    stats = [k for k in copied if k.endswith("running_mean")]
+    assert stats and all(not torch.equal(copied[k], settled[k]) for k in stats)
+    assert all(torch.equal(copied[k], settled[k]) for k in copied if "running" not in k and "num_batches" not in k)
+    assert all(torch.equal(v, m.G.state_dict()[k]) for k, v in g_before.items())
+    first = {k: v.clone() for k, v in settled.items()}
+    ema.settle()  # no update since: nothing recomputed
+    assert all(torch.equal(first[k], v) for k, v in ema.model.state_dict().items())
+    ema.update(m.G)  # the next update copies G's statistics again: training never sees a settle
+    assert all(torch.equal(ema.model.state_dict()[k], m.G.state_dict()[k]) for k in stats)
+
+
+def test_bn_samples_zero_keeps_gs_statistics():
+    m = build_models(C.ModelConfig(name="dcgan", latent_dim=8, ngf=4, ndf=4), (1, 28, 28), 0)
+    ema = make_ema(C.EmaConfig(decay=0.9, bn_samples=0), m.G)
+    ema.update(m.G)
+    before = {k: v.clone() for k, v in ema.model.state_dict().items()}
+    ema.settle()
+    assert all(torch.equal(before[k], v) for k, v in ema.model.state_dict().items())

@@ -71,6 +71,20 @@ def test_checkpoint_carries_g_ema_and_sampling_takes_it(tmp_path):
     assert any(differs)
 
 
+def test_checkpointed_g_ema_has_its_own_batchnorm_statistics(tmp_path):
+    """What is sampled, exported and served is G_ema with statistics of its own samples, not G's."""
+    from ganbench.models.ema import reestimate_batchnorm
+
+    res = train(_cfg(augment={"policy": ""}, train={"epochs": 1}), out=tmp_path / "r", track=False)
+    cfg, ema = load_generator(res.last_checkpoint)
+    _, raw = load_generator(res.last_checkpoint, "G")
+    stats = [k for k in raw.G.state_dict() if k.endswith("running_mean")]
+    assert stats and any(not torch.equal(ema.G.state_dict()[k], raw.G.state_dict()[k]) for k in stats)
+    saved = {k: v.clone() for k, v in ema.G.state_dict().items()}
+    reestimate_batchnorm(ema.G, cfg.ema.bn_samples, 0)  # the same estimate again: nothing moves
+    assert all(torch.allclose(saved[k], v, atol=1e-6) for k, v in ema.G.state_dict().items() if k in stats)
+
+
 def test_resume_with_ema_and_augmentation_is_exact(tmp_path):
     full = train(_cfg(train={"epochs": 3}), out=tmp_path / "a", track=False)
     part = train(_cfg(train={"epochs": 2}), out=tmp_path / "b", track=False)

@@ -96,7 +96,7 @@ def build_stepper(cfg: RunConfig, session: Session, image_shape, num_classes: in
     opt_d = build_optimizer(cfg.optim_d, models.D.parameters())
     step = GanStep(G=models.G, D=models.D, opt_g=opt_g, opt_d=opt_d, loss=loss, loss_cfg=cfg.loss,
                    device=session.device, amp=cfg.train.amp and session.device.type == "cuda",
-                   ema=make_ema(cfg.ema, models.G))
+                   ema=make_ema(cfg.ema, models.G, models.num_classes if models.conditional else 0))
     return models, step
 
 
@@ -117,14 +117,17 @@ def _restore_ema(step: GanStep, models, state: dict, resume: Path) -> None:
     if "G_ema" in state:
         step.ema.load_state_dict(state["G_ema"])
         return
-    step.ema = GeneratorEMA(models.G, step.ema.cfg)  # the one built at set-up copied the untrained G
+    step.ema = GeneratorEMA(models.G, step.ema.cfg, step.ema.num_classes)  # the one built at set-up copied the untrained G
     log.warning("%s holds no G_ema (trained without ema.decay): the EMA of G starts from its G now", resume)
 
 
 def eval_models(w: "_Worker"):
     """What evaluation, sample grids and the best-checkpoint score see: the EMA of G when the
     run keeps one (the generator that is exported and served), else G."""
-    return w.models if w.step.ema is None else replace(w.models, G=w.step.ema.model)
+    if w.step.ema is None:
+        return w.models
+    w.step.ema.settle()
+    return replace(w.models, G=w.step.ema.model)
 
 
 def _make_evaluator(cfg: RunConfig, session: Session):
@@ -218,6 +221,8 @@ def _checkpoint(cfg: RunConfig, session: Session, w: _Worker, folder: Path, epoc
                 tracking: Optional[TrackingHandle]) -> Path:
     """Rank 0 writes the checkpoint; every rank gets the folder's path (for session.report)."""
     if session.is_main:
+        if w.step.ema is not None:
+            w.step.ema.settle()  # the checkpoint holds G_ema as it is sampled, exported and served
         state = checkpoint_state(w.models, w.step.opt_g, w.step.opt_d, epoch=epoch, step=w.global_step,
                                  history=w.history, image_shape=w.loader.image_shape,
                                  run_id=tracking.run_id if tracking else "", ema=w.step.ema)
