@@ -60,6 +60,9 @@ class ModelConfig:
     # It replaces BatchNorm there: the family's own D layout drops its BN, a described D with
     # bn and sn in one layer is refused (models/arch.py says why).
     d_spectral_norm: bool = False
+    # A minibatch-standard-deviation layer (ProGAN) before D's output layer: D sees how varied a
+    # group of 4 images is, which pushes G away from collapsing onto a few modes.
+    d_mbstd: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ One layer is one short string, layers separated by ',' (or ';'):
     linear 128@7 bn relu           linear to 128 x 7 x 7, reshaped to a 7x7 map for the next conv
     convT k4 s2 p1 tanh nobias     the output layer: no width (the image's channels; 1 logit in D)
     conv 2w sn lrelu0.2            spectral norm on the weight (D only; model.d_spectral_norm marks all)
+    mbstd g4                       minibatch standard deviation over groups of 4: one more channel
+                                   (D only, before its output layer; model.d_mbstd adds it)
 
 Widths: `N` channels/units, or `Nw` = N x the base width (ngf in G, ndf in D; `0.5w` allowed).
 Defaults: k4 s2 p1, no BatchNorm, no activation, no dropout, bias unless BatchNorm follows.
@@ -41,9 +43,11 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganbench.errors import ConfigError
+from ganbench.models.mbstd import MinibatchStd
 from ganbench.registry import Registry
 
-OPS = ("conv", "convT", "linear")
+OPS = ("conv", "convT", "linear", "mbstd")
+MBSTD_GROUP = 4  # ProGAN's and StyleGAN2's group size
 ACTS = ("none", "relu", "lrelu", "tanh")
 INITS = ("dcgan", "default")
 
@@ -63,8 +67,11 @@ class Layer:
     dropout: float = 0.0
     bias: bool = True
     sn: bool = False  # spectral norm on the weight (D only)
+    group: int = 0  # mbstd: images per group
 
     def text(self) -> str:
+        if self.op == "mbstd":
+            return f"mbstd g{self.group}"
         parts = [self.op]
         if self.width:
             parts.append(f"{self.width}@{self.size}" if self.size else str(self.width))
@@ -115,8 +122,8 @@ def parse_layer(text: str, base: int, where: str) -> Layer:
                 kw["width"] = int(round(float(num) * base)) if rel else int(float(num))
                 if size:
                     kw["size"] = int(size)
-            elif re.fullmatch(r"[kspo]\d+", tok):
-                kw[{"k": "kernel", "s": "stride", "p": "padding", "o": "out_pad"}[tok[0]]] = int(tok[1:])
+            elif re.fullmatch(r"[kspog]\d+", tok):
+                kw[{"k": "kernel", "s": "stride", "p": "padding", "o": "out_pad", "g": "group"}[tok[0]]] = int(tok[1:])
             elif tok in ("bn", "sn"):
                 kw[tok] = True
             elif tok in ("relu", "tanh", "none"):
@@ -134,9 +141,11 @@ def parse_layer(text: str, base: int, where: str) -> Layer:
         except ValueError:
             raise ConfigError(
                 f"{where}: unknown token {tok!r} in {text.strip()!r} (expected a width N, Nw or N@SIZE, "
-                "kN sN pN oN, bn, sn, relu, lreluSLOPE, tanh, dropRATE, bias, nobias)"
+                "kN sN pN oN, bn, sn, relu, lreluSLOPE, tanh, dropRATE, bias, nobias; mbstd takes gN)"
             ) from None
     kw["bias"] = (not kw.get("bn", False)) if bias is None else bias
+    if kw["op"] == "mbstd":
+        kw.setdefault("group", MBSTD_GROUP)
     return Layer(**kw)
 
 
@@ -222,6 +231,11 @@ def resolve_arch(cfg, image_shape, default: Callable[[], Arch]) -> Arch:
     d = parse_layers(cfg.d_layers, cfg.ndf, "model.d_layers") if cfg.d_layers else arch.d
     if cfg.d_spectral_norm:
         d = spectral_d(d, family=not cfg.arch and not cfg.d_layers)
+    if cfg.d_mbstd and len(d) > 1 and d[-2].op == "linear":
+        raise ConfigError("model.d_mbstd adds a feature map to D's last conv layer, and this D's body ends in "
+                          "a linear layer (a fully connected D such as mlp's): drop model.d_mbstd")
+    if cfg.d_mbstd and not any(layer.op == "mbstd" for layer in d):
+        d = d[:-1] + (Layer("mbstd", group=MBSTD_GROUP),) + d[-1:]  # before the output layer, as ProGAN
     init = cfg.init or arch.init
     if init not in INITS:
         raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
@@ -253,6 +267,11 @@ def _check_layer(layer: Layer, where: str) -> None:
         raise ConfigError(f"{where}: activation must be one of {', '.join(ACTS)}, got {layer.act!r}")
     if layer.op not in OPS:
         raise ConfigError(f"{where}: op must be one of {', '.join(OPS)}, got {layer.op!r}")
+    if layer.op == "mbstd" and (layer.group < 1 or layer.width or layer.bn or layer.sn or layer.act != "none"
+                                or layer.dropout):
+        raise ConfigError(f"{where}: mbstd takes only a group size gN (N >= 1), as in 'mbstd g4'")
+    if layer.group and layer.op != "mbstd":
+        raise ConfigError(f"{where}: gN (a group size) is for mbstd layers")
     if layer.kernel < 1 or layer.stride < 1 or layer.padding < 0 or layer.width < 0 or layer.size < 0:
         raise ConfigError(f"{where}: kernel and stride must be >= 1, padding and width >= 0 ({layer.text()})")
     if layer.out_pad and (layer.op != "convT" or layer.out_pad >= layer.stride):
@@ -272,6 +291,13 @@ def trace(layers: tuple[Layer, ...], in_shape: tuple, out_shape: tuple, where: s
     for i, layer in enumerate(layers, 1):
         name = f"{where} layer {i}/{last} ({layer.text()})"
         _check_layer(layer, name)
+        if layer.op == "mbstd":
+            if i == last or len(shape) != 3:
+                raise ConfigError(f"{name}: mbstd reads a feature map and adds one channel; put it after a "
+                                  "conv layer, before the output layer")
+            shape = (shape[0] + 1, shape[1], shape[2])
+            shapes.append(shape)
+            continue
         if i < last and not layer.width:
             raise ConfigError(f"{name}: only the output layer may omit its width")
         if i == last and layer.width and layer.op != "linear" and layer.width != out_shape[0]:
@@ -302,6 +328,9 @@ def trace(layers: tuple[Layer, ...], in_shape: tuple, out_shape: tuple, where: s
 
 def _check_sn(arch: Arch) -> None:
     for i, layer in enumerate(arch.g, 1):
+        if layer.op == "mbstd":
+            raise ConfigError(f"{arch.src[0]} layer {i}/{len(arch.g)} ({layer.text()}): mbstd is for D's layers "
+                              "(it lets D see a batch's variety); drop it from G")
         if layer.sn:
             raise ConfigError(f"{arch.src[0]} layer {i}/{len(arch.g)} ({layer.text()}): sn is for D's layers "
                               "(G is what gets exported, and SN in G is not measured here); drop it")
@@ -348,6 +377,10 @@ def build_layers(layers: tuple[Layer, ...], in_shape: tuple, out_shape: tuple, i
     mods: list[nn.Module] = []
     prev = tuple(in_shape)
     for i, (layer, shape) in enumerate(zip(layers, shapes)):
+        if layer.op == "mbstd":
+            mods.append(MinibatchStd(layer.group))
+            prev = shape
+            continue
         if layer.op == "linear":
             if len(prev) == 3:
                 mods.append(nn.Flatten())
