@@ -17,7 +17,7 @@ from ganbench.bench.compare import compare
 from ganbench.bench.runner import publish
 from ganbench.bench.leaderboard import build
 from ganbench.bench.records import CurvePoint, RunRecord, record_from_run, resolve_extra
-from ganbench.bench.report import write_report
+from ganbench.bench.report import _pm, write_report
 from ganbench.bench.suite import parse_suite
 from ganbench.cli import main
 from ganbench.errors import ConfigError
@@ -135,8 +135,8 @@ def test_report_shows_extras_in_markdown_csv_and_html(tmp_path):
     head = next(line for line in md.splitlines() if line.startswith("| rank"))
     assert head.rstrip(" |").endswith(f"{MIN} | {MAX}")
     row_a = next(line for line in md.splitlines() if line.startswith("| 1 | a |"))
-    want_min = f"{_f(statistics.mean(A_MIN))} ± {_f(statistics.stdev(A_MIN))}"
-    want_max = f"{_f(statistics.mean(A_MAX))} ± {_f(statistics.stdev(A_MAX))}"
+    want_min = _pm(statistics.mean(A_MIN), statistics.stdev(A_MIN))
+    want_max = _pm(statistics.mean(A_MAX), statistics.stdev(A_MAX))
     assert row_a.endswith(f"| {want_min} | {want_max} |"), row_a
     row_b = next(line for line in md.splitlines() if "| b |" in line)
     assert row_b.endswith(f"| {_f(0.02)} (1 of 2 runs) |  |"), row_b  # partly logged; then blank: not logged
@@ -244,9 +244,16 @@ def test_bench_report_shows_the_suites_also_and_the_run_records_it(store, tmp_pa
     publish(handle, "s", "fid5k_mnistcnn", None, folder, cells=["a", "b"], also=("class_share_min",))
     assert ms.also_of(client.get_run(parent)) == ("class_share_min",)
     md = (folder / "leaderboard.md").read_text()
-    assert f"| {_f(0.07)} ± {_f(statistics.stdev([0.06, 0.08]))} |" in md
+    assert f"| {_pm(0.07, statistics.stdev([0.06, 0.08]))} |" in md
     logged = {a.path for a in client.list_artifacts(parent, "leaderboard")}
     assert "leaderboard/leaderboard.md" in logged
     publish(handle, "s", "fid5k_mnistcnn", None, folder, cells=["a", "b"])  # `also` dropped: compare follows
     assert ms.also_of(client.get_run(parent)) == ()
     assert MIN not in (folder / "leaderboard.md").read_text()
+
+
+@pytest.mark.parametrize("mean, std, text", [
+    (0.042, 0.003487, "0.0420 ± 0.0035"), (0.1698, 0.01316, "0.170 ± 0.013"), (339.4, 13.55, "339 ± 14"),
+    (8.657, 0.9732, "8.66 ± 0.97"), (0.5, float("nan"), "0.5"), (0.5, 0.0, "0.5")])
+def test_mean_and_std_are_written_to_the_std_s_precision(mean, std, text):
+    assert _pm(mean, std) == text

@@ -107,26 +107,37 @@ def resolve_extra(name: str, ranking: str) -> str:
     return f"{tier}{name}{m['count']}_{m['backbone']}"
 
 
-def _value_at(client, run, key: str, step: int) -> float:
-    """`key`'s value logged at `step` (the latest such entry), nan when there is none."""
-    if key not in run.data.metrics:  # never logged: no history to read
-        return math.nan
-    hits = [h for h in client.get_metric_history(run.info.run_id, key) if h.step == step]
+class Histories:
+    """One run's metric histories, each read from MLflow once (the curve, the throughput and
+    the `also` metrics share some); a metric the run never logged has an empty history."""
+
+    def __init__(self, client, run):
+        self.client, self.run, self._read = client, run, {}
+
+    def __call__(self, key: str) -> list:
+        if key not in self._read:
+            logged = key in self.run.data.metrics
+            self._read[key] = self.client.get_metric_history(self.run.info.run_id, key) if logged else []
+        return self._read[key]
+
+
+def _value_at(history: list, step: int) -> float:
+    """The value logged at `step` (the latest such entry), nan when there is none."""
+    hits = [h for h in history if h.step == step]
     return float(max(hits, key=lambda h: h.timestamp).value) if hits else math.nan
 
 
-def read_extras(client, run, ranking: Optional[str], also: Sequence[str]) -> tuple[tuple[str, float], ...]:
+def read_extras(histories: Histories, ranking: Optional[str], also: Sequence[str]) -> tuple[tuple[str, float], ...]:
     """The `also` metrics at the step of the ranking value: run.data.metrics holds each
     metric's value at its highest step, so that step is the evaluation that gave `value`
     (the last per-epoch one, or the final evaluation logged at the best epoch)."""
     if not also or not ranking:
         return ()
     names = tuple(dict.fromkeys(resolve_extra(a, ranking) for a in also))
-    logged = ranking in run.data.metrics
-    steps = [h.step for h in client.get_metric_history(run.info.run_id, ranking)] if logged else []
+    steps = [h.step for h in histories(ranking)]
     if not steps:
         return tuple((n, math.nan) for n in names)
-    return tuple((n, _value_at(client, run, n, max(steps))) for n in names)
+    return tuple((n, _value_at(histories(n), max(steps))) for n in names)
 
 
 def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[str] = None,
@@ -141,8 +152,9 @@ def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[st
         train_value = metrics.get(f"best_{train}") if name != train else None
         if train_value is None:
             train_value = metrics.get(train)
-    curve = _curve(client, info.run_id, train) if info.status != "FAILED" else ()
-    times = [h.value for h in client.get_metric_history(info.run_id, "images_per_s")] if metrics.get("images_per_s") is not None else []
+    histories = Histories(client, run)
+    curve = _curve(histories, train) if info.status != "FAILED" else ()
+    times = [h.value for h in histories("images_per_s")]
     wall = _num(metrics, "cost/wall_s")
     if math.isnan(wall) and info.end_time and info.start_time:
         wall = (info.end_time - info.start_time) / 1000
@@ -162,16 +174,16 @@ def record_from_run(client, run, cell: Optional[str] = None, metric: Optional[st
         samples=_last_samples(client, info.run_id) if info.status == "FINISHED" else None,
         run_name=info.run_name or "",
         trial=_int(tags.get("optuna.trial")),
-        extras=read_extras(client, run, name, also),
+        extras=read_extras(histories, name, also),
     )
 
 
-def _curve(client, run_id: str, metric: Optional[str]) -> tuple[CurvePoint, ...]:
+def _curve(histories: Histories, metric: Optional[str]) -> tuple[CurvePoint, ...]:
     """Per-epoch (value, cumulative train seconds, cumulative images); epochs without an
     evaluation add their time and images to the next evaluated one."""
-    secs = {m.step: m.value for m in client.get_metric_history(run_id, "epoch_time_s")}
-    ips = {m.step: m.value for m in client.get_metric_history(run_id, "images_per_s")}
-    vals = {m.step: m.value for m in client.get_metric_history(run_id, metric)} if metric else {}
+    secs = {m.step: m.value for m in histories("epoch_time_s")}
+    ips = {m.step: m.value for m in histories("images_per_s")}
+    vals = {m.step: m.value for m in histories(metric)} if metric else {}
     out, t, n = [], 0.0, 0.0
     for epoch in sorted(secs):
         t += secs[epoch]

@@ -46,8 +46,15 @@ def _extra_text(x: ExtraStat, n_ok: int) -> str:
     so), and how many did when only some did (the mean is over those)."""
     if x.n == 0:
         return ""
-    text = _f(x.mean) + (f" ± {_f(x.std)}" if math.isfinite(x.std) else "")
-    return text + (f" ({x.n} of {n_ok} runs)" if x.n < n_ok else "")
+    return _pm(x.mean, x.std) + (f" ({x.n} of {n_ok} runs)" if x.n < n_ok else "")
+
+
+def _pm(mean: float, std: float) -> str:
+    """'0.0420 ± 0.0035': the std to 2 significant digits, the mean to the same decimal place."""
+    if not math.isfinite(std) or std <= 0 or not math.isfinite(mean):
+        return _f(mean)
+    places = max(0, 1 - math.floor(math.log10(std)))
+    return f"{mean:.{places}f} ± {std:.{places}f}"
 
 
 def _cell_values(lb: Leaderboard, r: CellRow) -> dict:
