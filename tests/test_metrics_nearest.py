@@ -128,6 +128,9 @@ def test_planted_copies_are_flagged_in_every_space_and_nothing_else(train, plant
     assert "0.05 quantile" in p["nearest_threshold_rule"] and "11x11" in p["nearest_ssim"]
     with Image.open(p["nearest_grid"]) as im:  # 6 rows of (sample + 3 neighbours), 28 px tiles, 2 px padding
         assert im.size == (4 * 30 + 2, 6 * 30 + 2)
+        rgb = np.asarray(im.convert("RGB"))
+    line = rgb[2:-2, 30:32]  # the strip right of the samples' column is orange, the others black
+    assert (line[..., 0] > 200).all() and (line[..., 2] < 50).all() and rgb[2:-2, 60:62].max() == 0
     side = json.loads((tmp_path / "grid.json").read_text())
     rows = side["rows"]
     assert {r["sample"] for r in rows[:5]} == set(copies)  # the closest samples come first
