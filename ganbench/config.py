@@ -75,6 +75,11 @@ class LossConfig:
     critic_schedule: str = "alternate"
     gp_eps: str = "sample"  # gradient-penalty interpolation: one eps per sample | per element
     info_weight: float = 1.0  # InfoGAN mutual-information term
+    # Feature matching (Salimans et al. 2016) added to G's loss with this weight: the squared
+    # distance between the mean of D's last features over the real batch and over the fakes.
+    # A batch statistic, so G pays for making some kinds of image more often than the data has
+    # them. 0 = off.
+    feature_matching: float = 0.0
 
 
 @dataclass(frozen=True)

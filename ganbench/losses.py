@@ -166,6 +166,11 @@ def validate_loss_config(cfg: LossConfig, models) -> None:
         raise ConfigError(f"loss.gp_eps must be one of {', '.join(GP_EPS)}, got {cfg.gp_eps!r}")
     if not cfg.info_weight >= 0:
         raise ConfigError(f"loss.info_weight must be >= 0, got {cfg.info_weight}")
+    if not 0 <= cfg.feature_matching < float("inf"):
+        raise ConfigError(f"loss.feature_matching must be >= 0 (0 = off), got {cfg.feature_matching}")
+    # models.base.Discriminator.features (None) is the default; models imports this module.
+    if cfg.feature_matching and type(models.D).features.__qualname__ == "Discriminator.features":
+        raise ConfigError(f"loss.feature_matching needs a D that exposes its features; {type(models.D).__name__} does not")
     if loss.uses_gp:
         if cfg.gp_weight == 0:
             raise ConfigError(

@@ -48,6 +48,11 @@ class Discriminator(nn.Module):
         """An extra loss on fakes that both players minimise (weighted by loss.info_weight)."""
         return None
 
+    def features(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """(B, F): what D's output layer reads (loss.feature_matching matches their means);
+        None for a D that does not expose them."""
+        return None
+
 
 def uniform_labels(n: int, num_classes: int, generator: Optional[torch.Generator],
                    device: torch.device | str) -> torch.Tensor:

@@ -43,9 +43,15 @@ class CondDCDiscriminator(Discriminator):
         self.embed = nn.Embedding(num_classes, h * w)
         self.net = DCDiscriminator((c + 1, h, w), layers)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def _with_plane(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         plane = self.embed(_need(labels)).view(-1, *self.plane)
-        return self.net(torch.cat([x, plane.to(x.dtype)], dim=1))
+        return torch.cat([x, plane.to(x.dtype)], dim=1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(self._with_plane(x, labels))
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net.features(self._with_plane(x, labels))
 
 
 @MODELS.register("cdcgan", "conditional DCGAN: class embedding in G, label plane in D")

@@ -60,6 +60,9 @@ class DCDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.body(x)).flatten()
 
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(x).flatten(1)
+
 
 def _body_shape(layers: tuple[Layer, ...], in_shape) -> tuple:
     from ganbench.models.arch import trace

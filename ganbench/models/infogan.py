@@ -60,6 +60,9 @@ class InfoDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.body(x)).flatten()
 
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(x).flatten(1)
+
     def info(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> (real/fake logits (B,), categorical logits (B, n_cat), continuous codes (B, n_cont))."""
         h = self.body(x)

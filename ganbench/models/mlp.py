@@ -65,6 +65,9 @@ class MLPDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(self.cond(x.flatten(1), labels)).flatten()
 
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net[:-1](self.cond(x.flatten(1), labels))  # the output layer is one Linear
+
 
 def _arch(cfg: ModelConfig, image_shape, in_dim: int, d_in: int):
     arch = resolve_arch(cfg, image_shape, lambda: mlp_arch(cfg.ngf, cfg.ndf))

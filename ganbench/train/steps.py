@@ -81,6 +81,20 @@ class GanStep:
         with self._autocast():
             return D(x, labels).float()
 
+    def _feature_matching(self, D: nn.Module, real, labels, fake, g_labels, stats: Stats) -> Optional[torch.Tensor]:
+        """loss.feature_matching x |mean D features(real) - mean D features(fake)|^2, for G."""
+        weight = self.loss_cfg.feature_matching
+        if not weight:
+            return None
+        if self.augment:  # D judges augmented images; its features are compared the same way
+            real, fake = diff_augment(real, self.augment, self.aug_gen), diff_augment(fake, self.augment, self.aug_gen)
+        with self._autocast():
+            with torch.no_grad():
+                target = D.features(real, labels).float().mean(0)
+            term = weight * (D.features(fake, g_labels).float().mean(0) - target).square().sum()
+        stats.report("fm_g", term)
+        return term
+
     def _aux(self, D: nn.Module, fake, z, g_labels, stats: Stats, phase: str) -> Optional[torch.Tensor]:
         term = D.aux_loss(fake, z, g_labels)
         if term is None:
@@ -114,7 +128,8 @@ class GanStep:
         stats.report("d_acc_fake", (fake_logits <= thr).float())
         return loss_d
 
-    def g_step(self, fake, z, g_labels, stats: Stats) -> torch.Tensor:
+    def g_step(self, fake, z, g_labels, stats: Stats, real=None, labels=None) -> torch.Tensor:
+        """real, labels: this iteration's real batch (feature matching compares with it)."""
         D = unwrap(self.D)
         _requires_grad(D, False)
         try:
@@ -123,6 +138,9 @@ class GanStep:
             aux = self._aux(D, fake, z, g_labels, stats, "g")
             if aux is not None:
                 loss_g = loss_g + aux
+            fm = self._feature_matching(D, real, labels, fake, g_labels, stats) if real is not None else None
+            if fm is not None:
+                loss_g = loss_g + fm
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
@@ -143,7 +161,7 @@ class GanStep:
                 fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=False)
                 self.d_step(real, labels, fake, z, g_labels, gen, stats)
             fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=True)
-            self.g_step(fake, z, g_labels, stats)
+            self.g_step(fake, z, g_labels, stats, real, labels)
             return
         # With one D step per G step, the G step reuses this iteration's fakes (as the
         # textbook DCGAN loop does): one G forward per iteration instead of two.
@@ -153,4 +171,4 @@ class GanStep:
         if (i + 1) % n_critic == 0:
             if not reuse:
                 fake, z, g_labels = self._fake(real.shape[0], labels, gen, with_graph=True)
-            self.g_step(fake, z, g_labels, stats)
+            self.g_step(fake, z, g_labels, stats, real, labels)
