@@ -79,10 +79,11 @@ def main() -> int:
         "grid": str(grid),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, CPU",
     }
-    print(f"trained in {wall / 60:.1f} min; best {res.score_key}={res.best_score:.4g} at "
-          f"{Path(res.best_checkpoint).name} ({models.weights}); share per class: {shares} "
-          f"({'every class within' if balanced else 'NOT every class within'} 7-13%)")
     (out / f"mnist_preset{tail}.json").write_text(json.dumps(result) + "\n")
+    scored = f"best {res.score_key}={res.best_score:.4g}" if res.best_score is not None else "no evaluation during training"
+    print(f"trained in {wall / 60:.1f} min; {scored}, checkpoint {Path(res.best_checkpoint).name} ({models.weights}); "
+          f"{protocol.get('selection_metric', 'metrics')}: {metrics}; share per class: {shares} "
+          f"({'every class within' if balanced else 'NOT every class within'} 7-13%)")
     print(json.dumps(result))
     return 0
 
