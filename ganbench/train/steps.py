@@ -76,22 +76,21 @@ class GanStep:
     def d_logits(self, D: nn.Module, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
         """Every image D judges in a step passes here: real and fake alike get DiffAugment
         (differentiable, so G's gradient flows through it), each sample its own draw."""
-        if self.augment:
-            x = diff_augment(x, self.augment, self.aug_gen)
         with self._autocast():
-            return D(x, labels).float()
+            return D(self._augmented(x), labels).float()
+
+    def _augmented(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.augment, self.aug_gen) if self.augment else x
 
     def _feature_matching(self, D: nn.Module, real, labels, fake, g_labels, stats: Stats) -> Optional[torch.Tensor]:
         """loss.feature_matching x |mean D features(real) - mean D features(fake)|^2, for G."""
         weight = self.loss_cfg.feature_matching
         if not weight:
             return None
-        if self.augment:  # D judges augmented images; its features are compared the same way
-            real, fake = diff_augment(real, self.augment, self.aug_gen), diff_augment(fake, self.augment, self.aug_gen)
-        with self._autocast():
+        with self._autocast():  # D judges augmented images; its features are compared the same way
             with torch.no_grad():
-                target = D.features(real, labels).float().mean(0)
-            term = weight * (D.features(fake, g_labels).float().mean(0) - target).square().sum()
+                target = D.features(self._augmented(real), labels).float().mean(0)
+            term = weight * (D.features(self._augmented(fake), g_labels).float().mean(0) - target).square().sum()
         stats.report("fm_g", term)
         return term
 
