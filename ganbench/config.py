@@ -159,7 +159,7 @@ class EmaConfig:
     # weights (from a still-random G) fade fast; false = decay from the first step
     warmup: bool = True
     # samples that re-estimate G_ema's BatchNorm statistics before it is used (its own, not
-    # G's: benchmarks/ema_bn.py); about 1 s per 2,048 on a CPU core at 28 px. 0 = keep G's
+    # G's: benchmarks/ema_bn.py), at every epoch end; 0 = keep G's
     bn_samples: int = 2048
 
 
